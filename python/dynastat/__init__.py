@@ -1,0 +1,25 @@
+"""dynastat: a deep-learning execution system with a C engine.
+
+Scripts written for the seeds' system run after changing the import line::
+
+    import dynastat as ms
+    from dynastat import nn, ops, Tensor
+"""
+from . import _C
+from .common.dtype import (bool_, int8, uint8, int16, int32, int64, float16, bfloat16, float32, float64,
+                           dtype, pytype_to_dtype)
+from .common.tensor import Tensor, from_numpy
+from .context import (PYNATIVE_MODE, GRAPH_MODE, STRICT, COMPATIBLE, LAX, set_context, get_context)
+from .runtime import set_seed, get_seed, config, set_num_threads
+from . import ops, nn
+
+float_ = float32
+int_ = int64
+from_dlpack = Tensor._from_dlpack
+
+__version__ = "0.1.0"
+__all__ = [
+    "Tensor", "from_numpy", "from_dlpack", "dtype", "bool_", "int8", "uint8", "int16", "int32", "int64",
+    "float16", "bfloat16", "float32", "float64", "PYNATIVE_MODE", "GRAPH_MODE", "STRICT", "COMPATIBLE", "LAX",
+    "set_context", "get_context", "set_seed", "get_seed", "config", "set_num_threads", "ops", "nn",
+]

@@ -1,0 +1,1 @@
+"""Tensor and dtype definitions shared by the public modules."""

@@ -1,0 +1,50 @@
+"""Execution context: the seeds' set_context / get_context.
+
+PYNATIVE_MODE (the default) runs ops eagerly. GRAPH_MODE compiles a Cell's construct into a graph;
+it arrives with the graph compiler, and until then asking for it raises NotImplementedError.
+"""
+GRAPH_MODE = 0
+PYNATIVE_MODE = 1
+STRICT = 0
+COMPATIBLE = 1
+LAX = 2
+
+_context = {
+    "mode": PYNATIVE_MODE,
+    "device_target": "CPU",
+    "device_id": 0,
+    "jit_syntax_level": STRICT,
+    "save_graphs": False,
+    "save_graphs_path": ".",
+}
+
+_DEVICE_TARGETS = ("CPU",)
+
+
+def set_context(**kwargs):
+    """Sets context options: mode, device_target ("CPU"), device_id, jit_syntax_level, save_graphs,
+    save_graphs_path. Unknown keys are a ValueError, as are unsupported values."""
+    for key, value in kwargs.items():
+        if key not in _context:
+            raise ValueError(f"set_context: unknown option '{key}' (known: {', '.join(sorted(_context))})")
+        if key == "mode":
+            if value not in (GRAPH_MODE, PYNATIVE_MODE):
+                raise ValueError(f"set_context: mode must be GRAPH_MODE (0) or PYNATIVE_MODE (1), got {value!r}")
+            if value == GRAPH_MODE:
+                raise NotImplementedError(
+                    "set_context(mode=GRAPH_MODE): graph mode is not available yet in this version of "
+                    "dynastat; use PYNATIVE_MODE (the default)")
+        elif key == "device_target":
+            if value not in _DEVICE_TARGETS:
+                raise ValueError(f"set_context: device_target must be one of {_DEVICE_TARGETS}, got {value!r} "
+                                 "(dynastat runs on the CPU)")
+        elif key == "jit_syntax_level" and value not in (STRICT, COMPATIBLE, LAX):
+            raise ValueError(f"set_context: jit_syntax_level must be STRICT, COMPATIBLE or LAX, got {value!r}")
+        _context[key] = value
+
+
+def get_context(key):
+    """The value of one context option."""
+    if key not in _context:
+        raise ValueError(f"get_context: unknown option '{key}' (known: {', '.join(sorted(_context))})")
+    return _context[key]

@@ -1,0 +1,34 @@
+"""Functional ops and primitive classes generated from the C op table (include/dynastat_ops.def)."""
+from .. import _C
+
+__all__ = []
+
+
+class Primitive:
+    """Base of the primitive classes: attributes given at construction, tensors at call."""
+
+    _op = None
+
+    def __init__(self, **attrs):
+        self._attrs = attrs
+
+    def __call__(self, *args, **kwargs):
+        return self._op(*args, **{**self._attrs, **kwargs})
+
+    def __repr__(self):
+        return f"Prim[{type(self).__name__}]"
+
+
+def _make(name, f):
+    g = globals()
+    g[name] = f
+    __all__.append(name)
+    prim = f.info["prim"]
+    if prim not in g:
+        g[prim] = type(prim, (Primitive,), {"_op": f, "__doc__": f"Primitive form of ops.{name}."})
+        __all__.append(prim)
+
+
+for _name, _f in _C.ops.items():
+    _make(_name, _f)
+__all__.append("Primitive")

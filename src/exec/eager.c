@@ -1,0 +1,102 @@
+/* Eager dispatch: run one op now (infer, allocate outputs, run the kernel). Later this is where ops are
+ * recorded on the autodiff tape. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/status.h"
+#include "ops/op.h"
+
+static const char *const k_attr_kind_name[DS_ATTR_KIND_COUNT] = {"None", "bool", "int", "float", "ints", "dtype"};
+
+/* Fills `full` with the given attrs converted to the schema's kinds, or the defaults. */
+static ds_status fill_attrs(const op_entry *e, const ds_attr *attrs, ds_attr *full) {
+    for (int i = 0; i < e->info.n_attrs; i++) {
+        ds_attr a = attrs ? attrs[i] : (ds_attr){.kind = DS_ATTR_NONE};
+        ds_attr_kind want = e->kinds[i];
+        if (a.kind == DS_ATTR_NONE) {
+            if (e->required[i])
+                return ds_errorf(DS_ERR_VALUE, "missing required attribute '%s'", e->names[i]);
+            a = e->defaults[i];
+        } else if (a.kind != want) {
+            if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = (double)a.v.i};
+            else if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = a.v.b};
+            else if (want == DS_ATTR_INT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_INT, .v.i = a.v.b};
+            else if (want == DS_ATTR_BOOL && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_BOOL, .v.b = a.v.i != 0};
+            else
+                return ds_errorf(DS_ERR_DTYPE, "attribute '%s' must be %s, got %s", e->names[i],
+                                 k_attr_kind_name[want], k_attr_kind_name[a.kind]);
+        }
+        full[i] = a;
+    }
+    return DS_OK;
+}
+
+#define DS_STACK_INPUTS 16
+
+ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs,
+                    int max_out, ds_tensor **outputs, int *n_out) {
+    if ((unsigned)op >= DS_OP_COUNT) return ds_errorf(DS_ERR_VALUE, "unknown op id %d", (int)op);
+    const op_entry *e = ds_op_entry_get(op);
+    if (!e->impl.run) return ds_errorf(DS_ERR_UNSUPPORTED, "%s: not implemented", e->info.name);
+    if (e->info.n_in >= 0 && n_in != e->info.n_in)
+        return ds_errorf(DS_ERR_VALUE, "%s: expected %d inputs, got %d", e->info.name, e->info.n_in, n_in);
+    ds_status st = DS_OK;
+    ds_attr full[DS_MAX_ATTRS];
+    ds_meta stack_meta[DS_STACK_INPUTS], *in_meta = stack_meta;
+    ds_meta out_meta[DS_OP_MAX_OUT];
+    ds_tensor *outs[DS_OP_MAX_OUT];
+    int nout = 0;
+    if (n_in > DS_STACK_INPUTS) {
+        in_meta = ds_malloc(sizeof(ds_meta) * (size_t)n_in);
+        if (!in_meta) return DS_ERR_NOMEM;
+    }
+    for (int i = 0; i < n_in; i++) {
+        const ds_tensor *t = inputs[i];
+        if (!t) {
+            st = ds_errorf(DS_ERR_VALUE, "input %d is NULL", i);
+            goto fail;
+        }
+        if (!t->data && t->numel != 0) {
+            st = ds_errorf(DS_ERR_VALUE, "input %d is a declared-only tensor without data", i);
+            goto fail;
+        }
+        ds_meta_of(t, &in_meta[i]);
+    }
+    DS_TRY(fill_attrs(e, attrs, full));
+    int inferred = 0;
+    DS_TRY(e->impl.infer(op, n_in, in_meta, full, out_meta, &inferred));
+    if (inferred > max_out) {
+        st = ds_errorf(DS_ERR_VALUE, "op returns %d outputs, room for %d", inferred, max_out);
+        goto fail;
+    }
+    nout = inferred;
+    memset(outs, 0, sizeof(ds_tensor *) * (size_t)nout);
+    if (!(e->impl.flags & DS_IMPL_ALLOCATES))
+        for (int i = 0; i < nout; i++)
+            DS_TRY(ds_tensor_new(out_meta[i].dtype, out_meta[i].ndim, out_meta[i].shape, &outs[i]));
+    ds_op_call call = {op, &e->info, n_in, inputs, full, nout, outs};
+    DS_TRY(e->impl.run(&call));
+    if (in_meta != stack_meta) ds_free(in_meta);
+    memcpy(outputs, outs, sizeof(ds_tensor *) * (size_t)nout);
+    if (n_out) *n_out = nout;
+    return DS_OK;
+fail:
+    for (int i = 0; i < nout; i++) ds_tensor_release(outs[i]);
+    if (in_meta != stack_meta) ds_free(in_meta);
+    ds_error_prefix(e->info.name);
+    return st;
+}
+
+ds_status ds_op_run1(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs,
+                     ds_tensor **out) {
+    ds_tensor *res[DS_OP_MAX_OUT];
+    int n = 0;
+    ds_status st = ds_op_run(op, n_in, inputs, attrs, DS_OP_MAX_OUT, res, &n);
+    if (st) return st;
+    if (n != 1) {
+        for (int i = 0; i < n; i++) ds_tensor_release(res[i]);
+        return ds_errorf(DS_ERR_VALUE, "%s returns %d outputs, not 1", ds_op_entry_get(op)->info.name, n);
+    }
+    *out = res[0];
+    return DS_OK;
+}
