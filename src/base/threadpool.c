@@ -76,7 +76,7 @@ static void *worker_main(void *arg) {
             if (p->generation != seen) seen = p->generation; /* a job not meant for us */
             pthread_cond_wait(&p->work_cv, &p->mu);
         }
-        seen = p->start_gen[index];
+        seen = p->generation;
         pthread_mutex_unlock(&p->mu);
         tl_in_task = true;
         run_chunks(p);

@@ -77,7 +77,7 @@ ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_at
     ds_op_call call = {op, &e->info, n_in, inputs, full, nout, outs};
     DS_TRY(e->impl.run(&call));
     if (in_meta != stack_meta) ds_free(in_meta);
-    memcpy(outputs, outs, sizeof(ds_tensor *) * (size_t)nout);
+    if (nout) memcpy(outputs, outs, sizeof(ds_tensor *) * (size_t)nout);
     if (n_out) *n_out = nout;
     return DS_OK;
 fail:

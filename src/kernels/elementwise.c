@@ -2,6 +2,7 @@
 #include "kernels/elementwise.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct ew_isa {
@@ -54,8 +55,15 @@ static void init_best(void) {
         }
 }
 
+static _Atomic int g_ready; /* set (release) once g_table is filled: lookups skip pthread_once */
+
+static void init_once(void) {
+    init_best();
+    atomic_store_explicit(&g_ready, 1, memory_order_release);
+}
+
 static inline const ds_ew_table *table(void) {
-    pthread_once(&g_once, init_best);
+    if (__builtin_expect(!atomic_load_explicit(&g_ready, memory_order_acquire), 0)) pthread_once(&g_once, init_once);
     return &g_table;
 }
 

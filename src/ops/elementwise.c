@@ -72,6 +72,11 @@ static ds_status binary_compute_dtype(ds_op_id op, ds_dtype a, ds_dtype b, ds_dt
 
 /* NumPy broadcast of metadata shapes, where -1 (unknown) broadcasts like a free dim. */
 static ds_status broadcast_meta(int na, const int64_t *a, int nb, const int64_t *b, int *nd, int64_t *out) {
+    if (na == nb && !memcmp(a, b, sizeof(int64_t) * (size_t)na)) { /* the common case */
+        memcpy(out, a, sizeof(int64_t) * (size_t)na);
+        *nd = na;
+        return DS_OK;
+    }
     int n = na > nb ? na : nb;
     for (int i = 0; i < n; i++) {
         int64_t da = i - (n - na) >= 0 ? a[i - (n - na)] : 1;
@@ -91,6 +96,7 @@ static ds_status broadcast_meta(int na, const int64_t *a, int nb, const int64_t 
 }
 
 /* ---------------------------------------------------------------- running loops */
+static const int64_t k_size[DS_DTYPE_COUNT] = {1, 1, 1, 2, 4, 8, 2, 2, 4, 8}; /* ds_dtype_size, inlined */
 /* Runs fn over operands ops[0..nop) (the last is the contiguous output). Small iterations whose
  * operands are each contiguous with the output's size, or single elements (broadcast scalars), call
  * the loop directly; the rest go through ds_iter. */
@@ -105,7 +111,7 @@ static ds_status run_loop(ds_loop_fn fn, void *ctx, int nop, ds_tensor *const *o
         for (; k < nop; k++) {
             const ds_tensor *t = ops[k];
             args[k] = t->data;
-            if (t->numel == n && t->contiguous) steps[k] = (int64_t)ds_dtype_size(t->dtype);
+            if (t->numel == n && t->contiguous) steps[k] = k_size[t->dtype];
             else if (t->numel == 1) steps[k] = 0;
             else break;
         }

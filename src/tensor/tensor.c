@@ -110,7 +110,7 @@ ds_status ds_tensor_new(ds_dtype dt, int ndim, const int64_t *shape, ds_tensor *
     t->dtype = dt;
     t->ndim = ndim;
     t->numel = numel;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     ds_shape_contiguous_strides(ndim, shape, t->strides);
     t->contiguous = true;
     t->user = NULL;
@@ -153,8 +153,8 @@ static ds_status new_header(ds_dtype dt, int ndim, const int64_t *shape, const i
     t->refcount = 1;
     t->dtype = dt;
     t->ndim = ndim;
-    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
-    if (strides) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    if (strides && ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
     else ds_shape_contiguous_strides(ndim, shape, t->strides);
     t->storage = storage;
     t->data = data;

@@ -15,17 +15,12 @@ typedef struct fmt_case {
     int64_t offset;               /* base element of [0,...,0] */
     int64_t nbase;                /* base buffer length in elements */
     int64_t nvals;                /* stored (shown) elements */
-    const int64_t *idx;           /* their base positions */
+    const int64_t *idx;           /* their base positions (NULL: 0, 1, ...) */
     const double *fvals;          /* float dtypes */
     const int64_t *ivals;         /* bool and integer dtypes */
     const char *expected;
 } fmt_case;
 
-static const int64_t fc0_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35
-};
 static const double fc0_v[] = {
     0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1,
     0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1,
@@ -37,34 +32,19 @@ static const double fc0_v[] = {
     0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1,
     0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1, 0x1.0000000000000p+1
 };
-static const int64_t fc1_idx[] = {
-    0, 1, 2, 3, 4, 5
-};
 static const double fc1_v[] = {
     0x1.20a3d80000000p+3, 0x1.59999a0000000p+2, 0x1.ccccce0000000p+2, 0x1.20a3d80000000p+3,
     0x1.59999a0000000p+2, 0x1.ccccce0000000p+2
 };
-static const int64_t fc2_idx[] = {
-    0, 1, 2
-};
 static const int64_t fc2_v[] = {
     INT64_C(1), INT64_C(0), INT64_C(1)
-};
-static const int64_t fc3_idx[] = {
-    0, 1, 2, 3, 4, 5
 };
 static const int64_t fc3_v[] = {
     INT64_C(1), INT64_C(1), INT64_C(1), INT64_C(1),
     INT64_C(1), INT64_C(1)
 };
-static const int64_t fc4_idx[] = {
-    0
-};
 static const int64_t fc4_v[] = {
     INT64_C(1)
-};
-static const int64_t fc5_idx[] = {
-    0
 };
 static const int64_t fc5_v[] = {
     INT64_C(0)
@@ -75,13 +55,6 @@ static const int64_t fc6_idx[] = {
 static const int64_t fc6_v[] = {
     INT64_C(0), INT64_C(0), INT64_C(0), INT64_C(1),
     INT64_C(0), INT64_C(1)
-};
-static const int64_t fc7_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59
 };
 static const int64_t fc7_v[] = {
     INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0),
@@ -100,60 +73,29 @@ static const int64_t fc7_v[] = {
     INT64_C(1), INT64_C(1), INT64_C(1), INT64_C(0),
     INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(1)
 };
-static const int64_t fc8_idx[] = {
-    0, 1, 2
-};
 static const int64_t fc8_v[] = {
     INT64_C(-128), INT64_C(0), INT64_C(127)
-};
-static const int64_t fc9_idx[] = {
-    0, 1, 2
 };
 static const int64_t fc9_v[] = {
     INT64_C(0), INT64_C(255), INT64_C(7)
 };
-static const int64_t fc10_idx[] = {
-    0, 1, 2, 3
-};
 static const int64_t fc10_v[] = {
     INT64_C(-32768), INT64_C(5), INT64_C(32767), INT64_C(-1)
-};
-static const int64_t fc11_idx[] = {
-    0, 1
 };
 static const int64_t fc11_v[] = {
     INT64_C(-2147483648), INT64_C(2147483647)
 };
-static const int64_t fc12_idx[] = {
-    0, 1, 2
-};
 static const int64_t fc12_v[] = {
     INT64_MIN, INT64_C(9223372036854775807), INT64_C(0)
-};
-static const int64_t fc13_idx[] = {
-    0
 };
 static const int64_t fc13_v[] = {
     INT64_MIN
 };
-static const int64_t fc14_idx[] = {
-    0
-};
 static const int64_t fc14_v[] = {
     INT64_C(-5)
 };
-static const int64_t fc15_idx[] = {
-    0
-};
 static const int64_t fc15_v[] = {
     INT64_C(200)
-};
-static const int64_t fc16_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49
 };
 static const int64_t fc16_v[] = {
     INT64_C(0), INT64_C(1000000000000), INT64_C(2000000000000), INT64_C(3000000000000),
@@ -186,10 +128,6 @@ static const int64_t fc17_v[] = {
     INT64_C(758), INT64_C(759), INT64_C(760), INT64_C(761),
     INT64_C(762), INT64_C(797), INT64_C(798), INT64_C(799)
 };
-static const int64_t fc18_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
-};
 static const int64_t fc18_v[] = {
     INT64_C(-12), INT64_C(-11), INT64_C(-10), INT64_C(-9),
     INT64_C(-8), INT64_C(-7), INT64_C(-6), INT64_C(-5),
@@ -205,394 +143,197 @@ static const int64_t fc19_v[] = {
     INT64_C(0), INT64_C(1), INT64_C(2), INT64_C(236),
     INT64_C(237), INT64_C(238)
 };
-static const int64_t fc20_idx[] = {
-    0, 1, 2
-};
 static const double fc20_v[] = {
     0x1.999999999999ap-4, 0x1.999999999999ap-3, 0x1.3333333333334p-2
-};
-static const int64_t fc21_idx[] = {
-    0, 1
 };
 static const double fc21_v[] = {
     0x1.7d783fc000000p+26, 0x1.86a0000000000p+16
 };
-static const int64_t fc22_idx[] = {
-    0, 1
-};
 static const double fc22_v[] = {
     0x1.7d78400000000p+26, 0x1.0000000000000p+0
-};
-static const int64_t fc23_idx[] = {
-    0, 1
 };
 static const double fc23_v[] = {
     0x1.a36e2eb1c432dp-14, 0x1.0624dd2f1a9fcp-10
 };
-static const int64_t fc24_idx[] = {
-    0, 1
-};
 static const double fc24_v[] = {
     0x1.a36d1bd105b06p-14, 0x1.0624dd2f1a9fcp-10
-};
-static const int64_t fc25_idx[] = {
-    0, 1
 };
 static const double fc25_v[] = {
     0x1.f400000000000p+9, 0x1.0000000000000p+0
 };
-static const int64_t fc26_idx[] = {
-    0, 1
-};
 static const double fc26_v[] = {
     0x1.f400000000001p+9, 0x1.0000000000000p+0
-};
-static const int64_t fc27_idx[] = {
-    0, 1, 2
 };
 static const double fc27_v[] = {
     0x0.0000000000001p-1022, 0x1.0000000000000p-1022, 0x1.fffffffffffffp+1023
 };
-static const int64_t fc28_idx[] = {
-    0, 1, 2
-};
 static const double fc28_v[] = {
     0x1.56e1fc2f8f359p-997, 0x1.7e43c8800759cp+996, 0x1.8000000000000p+0
-};
-static const int64_t fc29_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc29_v[] = {
     0x1.5555555555555p-2, 0x1.5555555555555p-1, -0x1.5555555555555p-2, 0x1.aaaaaaaaaaaabp+1
 };
-static const int64_t fc30_idx[] = {
-    0, 1
-};
 static const double fc30_v[] = {
     0x1.f9add3739635fp-4, 0x1.0000000000000p+0
-};
-static const int64_t fc31_idx[] = {
-    0, 1, 2
 };
 static const double fc31_v[] = {
     -0x0.0p+0, 0x0.0p+0, 0x1.0000000000000p+0
 };
-static const int64_t fc32_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc32_v[] = {
     0x0.0p+0, 0x0.0p+0, 0x0.0p+0, 0x0.0p+0
-};
-static const int64_t fc33_idx[] = {
-    0, 1, 2
 };
 static const double fc33_v[] = {
     0x1.0000000000000p-20, 0x1.0000000000000p+30, 0x1.0000000000000p+60
 };
-static const int64_t fc34_idx[] = {
-    0, 1, 2
-};
 static const double fc34_v[] = {
     0x1.99999a0000000p-4, 0x1.99999a0000000p-3, 0x1.3333340000000p-2
-};
-static const int64_t fc35_idx[] = {
-    0, 1
 };
 static const double fc35_v[] = {
     0x1.e847e00000000p+19, 0x1.f400000000000p+9
 };
-static const int64_t fc36_idx[] = {
-    0, 1
-};
 static const double fc36_v[] = {
     0x1.e848000000000p+19, 0x1.0000000000000p+0
-};
-static const int64_t fc37_idx[] = {
-    0, 1
 };
 static const double fc37_v[] = {
     0x1.a36e2e0000000p-14, 0x1.0624de0000000p-10
 };
-static const int64_t fc38_idx[] = {
-    0, 1
-};
 static const double fc38_v[] = {
     0x1.f400040000000p+9, 0x1.0000000000000p+0
-};
-static const int64_t fc39_idx[] = {
-    0, 1
 };
 static const double fc39_v[] = {
     0x1.3333340000000p-2, 0x1.9e40920000000p-17
 };
-static const int64_t fc40_idx[] = {
-    0, 1, 2
-};
 static const double fc40_v[] = {
     0x1.0000000000000p-149, 0x1.0000000000000p-126, 0x1.fffffe0000000p+127
-};
-static const int64_t fc41_idx[] = {
-    0, 1, 2
 };
 static const double fc41_v[] = {
     0x1.921fb60000000p+1, -0x1.5bf0a80000000p+1, 0x1.0624de0000000p-10
 };
-static const int64_t fc42_idx[] = {
-    0, 1, 2
-};
 static const double fc42_v[] = {
     0x1.9980000000000p-4, 0x1.8000000000000p+0, -0x1.2000000000000p+1
-};
-static const int64_t fc43_idx[] = {
-    0, 1
 };
 static const double fc43_v[] = {
     0x1.f400000000000p+9, 0x1.0000000000000p+0
 };
-static const int64_t fc44_idx[] = {
-    0, 1
-};
 static const double fc44_v[] = {
     0x1.f3c0000000000p+9, 0x1.0000000000000p+0
-};
-static const int64_t fc45_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc45_v[] = {
     0x1.ffc0000000000p+15, -0x1.ffc0000000000p+15, 0x1.0000000000000p-24, 0x1.0000000000000p-14
 };
-static const int64_t fc46_idx[] = {
-    0, 1
-};
 static const double fc46_v[] = {
     0x1.a380000000000p-14, 0x1.0640000000000p-10
-};
-static const int64_t fc47_idx[] = {
-    0, 1
 };
 static const double fc47_v[] = {
     0x1.f400000000000p+8, 0x1.ffc0000000000p-2
 };
-static const int64_t fc48_idx[] = {
-    0, 1
-};
 static const double fc48_v[] = {
     0x1.f400000000000p+9, 0x1.ffc0000000000p-1
-};
-static const int64_t fc49_idx[] = {
-    0, 1
 };
 static const double fc49_v[] = {
     0x1.0380000000000p+15, 0x1.0000000000000p+0
 };
-static const int64_t fc50_idx[] = {
-    0, 1, 2
-};
 static const double fc50_v[] = {
     NAN, INFINITY, -INFINITY
-};
-static const int64_t fc51_idx[] = {
-    0, 1
 };
 static const double fc51_v[] = {
     NAN, NAN
 };
-static const int64_t fc52_idx[] = {
-    0, 1
-};
 static const double fc52_v[] = {
     -INFINITY, INFINITY
-};
-static const int64_t fc53_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc53_v[] = {
     NAN, 0x1.8000000000000p+0, -INFINITY, 0x1.0000000000000p+1
 };
-static const int64_t fc54_idx[] = {
-    0, 1, 2
-};
 static const double fc54_v[] = {
     INFINITY, 0x1.ad7f2a0000000p-24, 0x1.0000000000000p+0
-};
-static const int64_t fc55_idx[] = {
-    0, 1, 2
 };
 static const double fc55_v[] = {
     NAN, 0x1.0000000000000p-24, 0x1.9000000000000p+6
 };
-static const int64_t fc56_idx[] = {
-    0
-};
 static const double fc56_v[] = {
     0x1.0000000000000p+1
-};
-static const int64_t fc57_idx[] = {
-    0
 };
 static const double fc57_v[] = {
     0x1.999999999999ap-4
 };
-static const int64_t fc58_idx[] = {
-    0
-};
 static const double fc58_v[] = {
     0x1.1c37937e08000p+53
-};
-static const int64_t fc59_idx[] = {
-    0
 };
 static const double fc59_v[] = {
     0x1.1c37937e07fffp+53
 };
-static const int64_t fc60_idx[] = {
-    0
-};
 static const double fc60_v[] = {
     0x1.4f8b588e368f1p-17
-};
-static const int64_t fc61_idx[] = {
-    0
 };
 static const double fc61_v[] = {
     0x1.a36e2eb1c432dp-14
 };
-static const int64_t fc62_idx[] = {
-    0
-};
 static const double fc62_v[] = {
     -0x0.0p+0
-};
-static const int64_t fc63_idx[] = {
-    0
 };
 static const double fc63_v[] = {
     NAN
 };
-static const int64_t fc64_idx[] = {
-    0
-};
 static const double fc64_v[] = {
     -INFINITY
-};
-static const int64_t fc65_idx[] = {
-    0
 };
 static const double fc65_v[] = {
     0x1.0f0cf064dd592p+73
 };
-static const int64_t fc66_idx[] = {
-    0
-};
 static const double fc66_v[] = {
     0x1.0000000000000p+1
-};
-static const int64_t fc67_idx[] = {
-    0
 };
 static const double fc67_v[] = {
     0x1.e848000000000p+19
 };
-static const int64_t fc68_idx[] = {
-    0
-};
 static const double fc68_v[] = {
     0x1.e847e00000000p+19
-};
-static const int64_t fc69_idx[] = {
-    0
 };
 static const double fc69_v[] = {
     0x1.a36e2e0000000p-14
 };
-static const int64_t fc70_idx[] = {
-    0
-};
 static const double fc70_v[] = {
     0x1.f751040000000p-17
-};
-static const int64_t fc71_idx[] = {
-    0
 };
 static const double fc71_v[] = {
     0x1.ff933c0000000p+127
 };
-static const int64_t fc72_idx[] = {
-    0
-};
 static const double fc72_v[] = {
     0x1.0000000000000p-149
-};
-static const int64_t fc73_idx[] = {
-    0
 };
 static const double fc73_v[] = {
     -0x0.0p+0
 };
-static const int64_t fc74_idx[] = {
-    0
-};
 static const double fc74_v[] = {
     0x1.99999a0000000p-4
-};
-static const int64_t fc75_idx[] = {
-    0
 };
 static const double fc75_v[] = {
     0x1.d6f3460000000p+26
 };
-static const int64_t fc76_idx[] = {
-    0
-};
 static const double fc76_v[] = {
     0x1.0000000000000p+1
-};
-static const int64_t fc77_idx[] = {
-    0
 };
 static const double fc77_v[] = {
     0x1.f400000000000p+9
 };
-static const int64_t fc78_idx[] = {
-    0
-};
 static const double fc78_v[] = {
     0x1.f3c0000000000p+9
-};
-static const int64_t fc79_idx[] = {
-    0
 };
 static const double fc79_v[] = {
     0x1.a380000000000p-14
 };
-static const int64_t fc80_idx[] = {
-    0
-};
 static const double fc80_v[] = {
     0x1.ffc0000000000p+15
-};
-static const int64_t fc81_idx[] = {
-    0
 };
 static const double fc81_v[] = {
     0x1.0000000000000p-24
 };
-static const int64_t fc82_idx[] = {
-    0
-};
 static const double fc82_v[] = {
     INFINITY
 };
-static const int64_t fc83_idx[] = {
-    0
-};
 static const double fc83_v[] = {
     0x1.9980000000000p-4
-};
-static const int64_t fc87_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29
 };
 static const double fc87_v[] = {
     0x0.0p+0, 0x1.0000000000000p+0, 0x1.0000000000000p+1, 0x1.8000000000000p+1,
@@ -603,12 +344,6 @@ static const double fc87_v[] = {
     0x1.4000000000000p+4, 0x1.5000000000000p+4, 0x1.6000000000000p+4, 0x1.7000000000000p+4,
     0x1.8000000000000p+4, 0x1.9000000000000p+4, 0x1.a000000000000p+4, 0x1.b000000000000p+4,
     0x1.c000000000000p+4, 0x1.d000000000000p+4
-};
-static const int64_t fc88_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39
 };
 static const double fc88_v[] = {
     -0x1.ca4f431af05cfp-1, -0x1.1ff254978f554p-1, 0x1.26d39732c9b10p-1, 0x1.0691760c486b0p-1,
@@ -621,13 +356,6 @@ static const double fc88_v[] = {
     -0x1.8dfb61bf2b7a4p-4, 0x1.68024ac285327p-4, 0x1.607a335d36c7dp+0, 0x1.1bb01f636c082p+0,
     -0x1.19f4c4584c499p+1, 0x1.3bb8d49ea7994p-1, 0x1.2c2f9370f6aebp-2, -0x1.815ef64bda65ap-6,
     0x1.ba0a1831da816p+0, -0x1.2996daf7535b1p+0, 0x1.5819a63f91798p-2, 0x1.4528248edf385p+0
-};
-static const int64_t fc89_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59
 };
 static const double fc89_v[] = {
     0x1.a5c55c0000000p+0, -0x1.aef4d60000000p+0, -0x1.712ebe0000000p-2, -0x1.fbd4320000000p-6,
@@ -646,13 +374,6 @@ static const double fc89_v[] = {
     -0x1.afa9640000000p-1, -0x1.05c2780000000p+0, -0x1.5933a20000000p+0, -0x1.891c180000000p+0,
     0x1.711c460000000p-5, 0x1.1c87a20000000p-1, -0x1.42b2a00000000p-1, 0x1.ca16bc0000000p-2
 };
-static const int64_t fc90_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59
-};
 static const double fc90_v[] = {
     -0x1.ea0e5c8a58086p-20, 0x1.f9423f53480f8p-20, 0x1.0fcdc61244629p-29, -0x1.087b7f7729307p-19,
     -0x1.5f08f7bb81509p-21, -0x1.9dd1eb52a1959p-24, 0x1.585d67ffe66c4p-21, -0x1.1fb0cc152beb3p-20,
@@ -669,17 +390,6 @@ static const double fc90_v[] = {
     -0x1.73799e19e0657p-21, 0x1.1504e295ff787p-20, 0x1.f4a88a95d063dp-20, 0x1.ca0739868334ap-22,
     -0x1.4139852e161ebp-24, 0x1.4723a7a01f7e6p-21, -0x1.13a80da748831p-19, 0x1.96a03d1b3b60dp-20,
     -0x1.aad4264ab254fp-21, 0x1.2e231595ecfdep-22, 0x1.eabb91e62ac5ep-20, 0x1.193b1b7c99e10p-22
-};
-static const int64_t fc91_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71,
-    72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83,
-    84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
-    96, 97, 98, 99
 };
 static const int64_t fc91_v[] = {
     INT64_C(0), INT64_C(1), INT64_C(8), INT64_C(27),
@@ -707,11 +417,6 @@ static const int64_t fc91_v[] = {
     INT64_C(681472), INT64_C(704969), INT64_C(729000), INT64_C(753571),
     INT64_C(778688), INT64_C(804357), INT64_C(830584), INT64_C(857375),
     INT64_C(884736), INT64_C(912673), INT64_C(941192), INT64_C(970299)
-};
-static const int64_t fc92_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29
 };
 static const double fc92_v[] = {
     NAN, 0x1.0000000000000p+0, 0x1.0000000000000p+1, 0x1.8000000000000p+1,
@@ -1283,25 +988,10 @@ static const double fc99_v[] = {
     0x1.b7cdfd9d7bdbbp-34, 0x1.c5869e1c83382p-34, 0x1.d3acd537ba305p-34, 0x1.18434f21576a3p+33,
     0x1.2101b5bf5cdecp+33, 0x1.2a05f20000000p+33
 };
-static const int64_t fc100_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-};
 static const double fc100_v[] = {
     0x0.0p+0, 0x1.0000000000000p-2, 0x1.0000000000000p-1, 0x1.8000000000000p-1,
     0x1.0000000000000p+0, 0x1.4000000000000p+0, 0x1.8000000000000p+0, 0x1.c000000000000p+0,
     0x1.0000000000000p+1, 0x1.2000000000000p+1, 0x1.4000000000000p+1, 0x1.6000000000000p+1
-};
-static const int64_t fc101_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71,
-    72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83,
-    84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
-    96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107,
-    108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119
 };
 static const int64_t fc101_v[] = {
     INT64_C(-5), INT64_C(2), INT64_C(-5), INT64_C(3),
@@ -1335,22 +1025,12 @@ static const int64_t fc101_v[] = {
     INT64_C(7), INT64_C(-7), INT64_C(-9), INT64_C(-1),
     INT64_C(-7), INT64_C(3), INT64_C(4), INT64_C(9)
 };
-static const int64_t fc102_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
-};
 static const double fc102_v[] = {
     0x0.0p+0, 0x1.0000000000000p+0, 0x1.0000000000000p+1, 0x1.8000000000000p+1,
     0x1.0000000000000p+2, 0x1.4000000000000p+2, 0x1.8000000000000p+2, 0x1.c000000000000p+2
 };
-static const int64_t fc103_idx[] = {
-    0
-};
 static const double fc103_v[] = {
     0x1.0000000000000p+0
-};
-static const int64_t fc104_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
 };
 static const double fc104_v[] = {
     0x0.0p+0, 0x1.0000000000000p-3, 0x1.0000000000000p-2, 0x1.8000000000000p-2,
@@ -1366,10 +1046,6 @@ static const int64_t fc105_idx[] = {
 static const double fc105_v[] = {
     0x0.0p+0, 0x1.8000000000000p-2, 0x1.8000000000000p-1, 0x1.2000000000000p+0,
     0x1.8000000000000p+0, 0x1.e000000000000p+0, 0x1.2000000000000p+1, 0x1.5000000000000p+1
-};
-static const int64_t fc106_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
 };
 static const double fc106_v[] = {
     0x0.0p+0, 0x1.0000000000000p-3, 0x1.0000000000000p-2, 0x1.8000000000000p-2,
@@ -1391,13 +1067,6 @@ static const int64_t fc108_idx[] = {
 };
 static const double fc108_v[] = {
     0x0.0p+0, 0x1.0000000000000p-3, 0x1.0000000000000p-2, 0x1.8000000000000p-2
-};
-static const int64_t fc109_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59
 };
 static const int64_t fc109_v[] = {
     INT64_C(-30), INT64_C(-29), INT64_C(-28), INT64_C(-27),
@@ -1438,44 +1107,23 @@ static const int64_t fc111_idx[] = {
 static const double fc111_v[] = {
     0x1.4000000000000p-1
 };
-static const int64_t fc112_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc112_v[] = {
     0x1.9a00000000000p-4, 0x1.8000000000000p+0, -0x1.2000000000000p+1, 0x1.8000000000000p+1
-};
-static const int64_t fc113_idx[] = {
-    0, 1
 };
 static const double fc113_v[] = {
     0x1.9000000000000p+6, 0x1.0000000000000p+0
 };
-static const int64_t fc114_idx[] = {
-    0, 1, 2
-};
 static const double fc114_v[] = {
     0x1.8c00000000000p+6, 0x1.0000000000000p+0, 0x1.0000000000000p-1
-};
-static const int64_t fc115_idx[] = {
-    0, 1, 2
 };
 static const double fc115_v[] = {
     0x1.9200000000000p+1, 0x1.5c00000000000p+1, 0x1.0600000000000p-10
 };
-static const int64_t fc116_idx[] = {
-    0, 1, 2
-};
 static const double fc116_v[] = {
     0x1.c400000000000p+127, -0x1.b400000000000p-127, 0x1.0000000000000p+0
 };
-static const int64_t fc117_idx[] = {
-    0, 1
-};
 static const double fc117_v[] = {
     0x1.f400000000000p+9, 0x1.fa00000000000p-1
-};
-static const int64_t fc118_idx[] = {
-    0, 1, 2
 };
 static const double fc118_v[] = {
     NAN, -INFINITY, 0x1.0000000000000p-2
@@ -1487,87 +1135,44 @@ static const double fc119_v[] = {
     0x0.0p+0, 0x1.5600000000000p-2, 0x1.5600000000000p-1, 0x1.9000000000000p+8,
     0x1.9000000000000p+8, 0x1.9000000000000p+8
 };
-static const int64_t fc120_idx[] = {
-    0
-};
 static const double fc120_v[] = {
     0x1.0000000000000p+1
-};
-static const int64_t fc121_idx[] = {
-    0
 };
 static const double fc121_v[] = {
     0x1.9a00000000000p-4
 };
-static const int64_t fc122_idx[] = {
-    0
-};
 static const double fc122_v[] = {
     0x1.9000000000000p+6
-};
-static const int64_t fc123_idx[] = {
-    0
 };
 static const double fc123_v[] = {
     0x1.8e00000000000p+6
 };
-static const int64_t fc124_idx[] = {
-    0
-};
 static const double fc124_v[] = {
     0x1.a400000000000p-14
-};
-static const int64_t fc125_idx[] = {
-    0
 };
 static const double fc125_v[] = {
     0x1.5000000000000p-17
 };
-static const int64_t fc126_idx[] = {
-    0
-};
 static const double fc126_v[] = {
     0x1.2c00000000000p+8
-};
-static const int64_t fc127_idx[] = {
-    0
 };
 static const double fc127_v[] = {
     -0x0.0p+0
 };
-static const int64_t fc128_idx[] = {
-    0
-};
 static const double fc128_v[] = {
     NAN
-};
-static const int64_t fc129_idx[] = {
-    0
 };
 static const double fc129_v[] = {
     0x1.c400000000000p+127
 };
-static const int64_t fc130_idx[] = {
-    0
-};
 static const double fc130_v[] = {
     0x1.2300000000000p+0
-};
-static const int64_t fc131_idx[] = {
-    0
 };
 static const double fc131_v[] = {
     0x1.b280000000000p-2
 };
-static const int64_t fc132_idx[] = {
-    0
-};
 static const double fc132_v[] = {
     -0x1.6fc0000000000p-2
-};
-static const int64_t fc133_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14
 };
 static const double fc133_v[] = {
     -0x1.2e80000000000p+0, 0x1.3600000000000p-1, 0x1.9080000000000p-1, -0x1.3e80000000000p+0,
@@ -1575,20 +1180,10 @@ static const double fc133_v[] = {
     -0x1.dd80000000000p-2, -0x1.1700000000000p-2, -0x1.7600000000000p-1, -0x1.2500000000000p+0,
     -0x1.3fc0000000000p-1, 0x1.61c0000000000p-4, 0x1.9640000000000p+0
 };
-static const int64_t fc134_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9
-};
 static const double fc134_v[] = {
     0x1.6040000000000p-9, 0x1.4d40000000000p+15, -0x1.1d80000000000p+7, 0x1.efc0000000000p-11,
     0x1.5140000000000p+1, INFINITY, -0x1.0000000000000p-22, -0x1.fac0000000000p-12,
     0x1.a000000000000p-21, 0x1.2700000000000p+2
-};
-static const int64_t fc135_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59
 };
 static const double fc135_v[] = {
     0x1.acc0000000000p-1, -0x1.8c40000000000p-5, 0x1.4e00000000000p-16, -INFINITY,
@@ -1607,64 +1202,33 @@ static const double fc135_v[] = {
     -0x1.5980000000000p-15, 0x1.6700000000000p-7, -INFINITY, 0x1.cf40000000000p-2,
     0x1.3bc0000000000p+13, 0x1.81c0000000000p-8, 0x1.0000000000000p-22, 0x1.ca00000000000p+10
 };
-static const int64_t fc136_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc136_v[] = {
     -INFINITY, 0x1.c440000000000p-7, 0x1.c800000000000p-5, 0x1.af80000000000p+2
-};
-static const int64_t fc137_idx[] = {
-    0
 };
 static const double fc137_v[] = {
     0x1.ec80000000000p+0
 };
-static const int64_t fc138_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc138_v[] = {
     0x1.8000000000000p-1, -0x1.6000000000000p+1, 0x1.1000000000000p+2, -0x1.0000000000000p-2
-};
-static const int64_t fc139_idx[] = {
-    0
 };
 static const double fc139_v[] = {
     0x1.4000000000000p+1
 };
-static const int64_t fc140_idx[] = {
-    0
-};
 static const double fc140_v[] = {
     0x1.1000000000000p+2
-};
-static const int64_t fc141_idx[] = {
-    0
 };
 static const double fc141_v[] = {
     0x1.4000000000000p+2
 };
-static const int64_t fc142_idx[] = {
-    0
-};
 static const double fc142_v[] = {
     -INFINITY
-};
-static const int64_t fc143_idx[] = {
-    0, 1, 2
 };
 static const double fc143_v[] = {
     INFINITY, -INFINITY, 0x1.2280000000000p-6
 };
-static const int64_t fc144_idx[] = {
-    0, 1, 2, 3, 4
-};
 static const double fc144_v[] = {
     0x1.9440000000000p+3, INFINITY, NAN, -0x1.9a80000000000p-3,
     -0x1.60c0000000000p-9
-};
-static const int64_t fc145_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
 };
 static const double fc145_v[] = {
     INFINITY, INFINITY, INFINITY, 0x1.8b00000000000p-6,
@@ -1673,12 +1237,6 @@ static const double fc145_v[] = {
     -INFINITY, 0x1.0340000000000p-3, NAN, -INFINITY,
     NAN, 0x1.0c80000000000p-1, -INFINITY, 0x1.8d00000000000p+1,
     0x1.3040000000000p-4, 0x1.c740000000000p-4, -0x1.7280000000000p+5, -0x1.c400000000000p-1
-};
-static const int64_t fc146_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39
 };
 static const double fc146_v[] = {
     0x1.4340000000000p+6, 0x1.4600000000000p-14, -0x1.3b00000000000p-15, 0x1.2980000000000p-4,
@@ -1692,42 +1250,22 @@ static const double fc146_v[] = {
     -0x1.6340000000000p+0, 0x1.3d80000000000p-7, 0x1.9940000000000p-13, -0x1.c140000000000p-11,
     0x1.2480000000000p-11, 0x1.6ac0000000000p+14, -0x1.7300000000000p-2, 0x1.2900000000000p-8
 };
-static const int64_t fc147_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
-};
 static const double fc147_v[] = {
     0x1.4ec0000000000p-9, 0x1.57c0000000000p-10, -0x1.8980000000000p+13, -0x1.4040000000000p+10,
     0x1.6c00000000000p-18, 0x1.bcc0000000000p-4, 0x1.4b80000000000p+5, -0x1.b500000000000p-7
 };
-static const int64_t fc148_idx[] = {
-    0
-};
 static const double fc148_v[] = {
     -0x1.2c40000000000p-10
-};
-static const int64_t fc149_idx[] = {
-    0, 1, 2, 3, 4
 };
 static const double fc149_v[] = {
     0x1.45c0000000000p+6, 0x1.dc80000000000p-10, 0x1.f980000000000p-1, -0x1.3dc0000000000p-9,
     0x1.8100000000000p+0
 };
-static const int64_t fc150_idx[] = {
-    0, 1, 2
-};
 static const double fc150_v[] = {
     -0x1.d000000000000p-1, -0x1.0600000000000p+0, -0x1.a200000000000p+0
 };
-static const int64_t fc151_idx[] = {
-    0, 1, 2
-};
 static const double fc151_v[] = {
     0x1.0e00000000000p+1, 0x1.8000000000000p-4, 0x1.f600000000000p-2
-};
-static const int64_t fc152_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31
 };
 static const double fc152_v[] = {
     -0x1.8e00000000000p-2, 0x1.3200000000000p-1, -0x1.8600000000000p+0, 0x1.2800000000000p-1,
@@ -1739,11 +1277,6 @@ static const double fc152_v[] = {
     0x1.c000000000000p-2, -0x1.0c00000000000p-3, -0x1.9000000000000p-1, -0x1.6200000000000p-3,
     0x1.7800000000000p-4, 0x1.d600000000000p-3, -0x1.5c00000000000p-1, 0x1.5c00000000000p+0
 };
-static const int64_t fc153_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24
-};
 static const double fc153_v[] = {
     -0x1.da00000000000p-3, 0x1.5800000000000p+0, 0x1.2a00000000000p-1, 0x1.0600000000000p+0,
     -0x1.3e00000000000p-2, -0x1.b400000000000p-2, 0x1.3c00000000000p-2, -0x1.2e00000000000p+0,
@@ -1753,81 +1286,44 @@ static const double fc153_v[] = {
     -0x1.4800000000000p-2, 0x1.2400000000000p+1, -0x1.4800000000000p+0, 0x1.dc00000000000p-5,
     -0x1.2800000000000p-1
 };
-static const int64_t fc154_idx[] = {
-    0
-};
 static const double fc154_v[] = {
     -0x1.1400000000000p+2
 };
-static const int64_t fc155_idx[] = {
-    0
-};
 static const double fc155_v[] = {
     -0x1.0400000000000p-10
-};
-static const int64_t fc156_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 };
 static const double fc156_v[] = {
     0x1.da00000000000p-4, 0x1.2800000000000p+10, 0x1.fa00000000000p+11, 0x1.6000000000000p-5,
     -0x1.6000000000000p-10, -0x1.6200000000000p+17, 0x1.ba00000000000p+12, -0x1.0a00000000000p+5,
     0x1.0c00000000000p-2, -0x1.2a00000000000p+15
 };
-static const int64_t fc157_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc157_v[] = {
     -0x1.3c00000000000p+19, -0x1.fc00000000000p-11, 0x1.a000000000000p+15, -0x1.3e00000000000p-17
-};
-static const int64_t fc158_idx[] = {
-    0
 };
 static const double fc158_v[] = {
     0x1.0000000000000p-1
 };
-static const int64_t fc159_idx[] = {
-    0
-};
 static const double fc159_v[] = {
     -0x1.4000000000000p+0
-};
-static const int64_t fc160_idx[] = {
-    0
 };
 static const double fc160_v[] = {
     0x1.6000000000000p+1
 };
-static const int64_t fc161_idx[] = {
-    0
-};
 static const double fc161_v[] = {
     -0x1.0000000000000p-2
 };
-static const int64_t fc162_idx[] = {
-    0
-};
 static const double fc162_v[] = {
     -INFINITY
-};
-static const int64_t fc163_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8
 };
 static const double fc163_v[] = {
     -INFINITY, 0x1.3a00000000000p-8, -0x1.1e00000000000p-7, -0x1.c000000000000p-7,
     -INFINITY, 0x1.7800000000000p-4, NAN, -0x1.5c00000000000p-1,
     INFINITY
 };
-static const int64_t fc164_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-};
 static const double fc164_v[] = {
     -0x1.6c00000000000p-3, NAN, -0x1.0c00000000000p-7, 0x1.b200000000000p-6,
     NAN, 0x1.1600000000000p-3, -0x1.2200000000000p+2, NAN,
     -0x1.3800000000000p+7, NAN, -0x1.f600000000000p-4, INFINITY
-};
-static const int64_t fc165_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14
 };
 static const double fc165_v[] = {
     -INFINITY, INFINITY, 0x1.2c00000000000p+3, NAN,
@@ -1835,23 +1331,13 @@ static const double fc165_v[] = {
     0x1.c000000000000p-8, 0x1.e400000000000p-9, NAN, NAN,
     -0x1.5e00000000000p-9, 0x1.0e00000000000p-5, INFINITY
 };
-static const int64_t fc166_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc166_v[] = {
     -0x1.be00000000000p+16, 0x1.4000000000000p-1, 0x1.1200000000000p+8, 0x1.2c00000000000p-3
-};
-static const int64_t fc167_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 };
 static const double fc167_v[] = {
     0x1.a200000000000p-104, 0x1.0600000000000p-44, 0x1.1600000000000p-69, -0x1.9e00000000000p+46,
     0x1.d400000000000p+41, -0x1.7400000000000p-16, 0x1.fc00000000000p-73, -0x1.9c00000000000p-102,
     0x1.5a00000000000p+57, -0x1.9000000000000p-42, 0x1.6600000000000p-6, -0x1.fc00000000000p+85
-};
-static const int64_t fc168_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14
 };
 static const double fc168_v[] = {
     -0x1.4200000000000p+47, -0x1.c000000000000p-3, -0x1.3800000000000p-110, 0x1.b200000000000p+36,
@@ -1859,27 +1345,14 @@ static const double fc168_v[] = {
     0x1.6600000000000p+56, -0x1.6e00000000000p+9, -0x1.d600000000000p-115, 0x1.2a00000000000p+101,
     0x1.0a00000000000p-9, -0x1.5600000000000p-83, 0x1.d200000000000p+16
 };
-static const int64_t fc169_idx[] = {
-    0, 1, 2, 3
-};
 static const double fc169_v[] = {
     -0x1.0400000000000p+5, -0x1.ba00000000000p+28, -0x1.4000000000000p-62, 0x1.d600000000000p-81
-};
-static const int64_t fc170_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc170_v[] = {
     -0x1.05e11a0000000p-1, -0x1.8096300000000p-2, -0x1.9b34040000000p-1, -0x1.d68a3c0000000p-3
 };
-static const int64_t fc171_idx[] = {
-    0
-};
 static const double fc171_v[] = {
     -0x1.92a58e0000000p+0
-};
-static const int64_t fc172_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
 };
 static const double fc172_v[] = {
     0x1.fe6d8e0000000p-1, -0x1.d0024a0000000p-3, -0x1.0e815a0000000p-1, 0x1.317ca60000000p-3,
@@ -1889,23 +1362,11 @@ static const double fc172_v[] = {
     -0x1.2837ae0000000p-2, 0x1.deb0160000000p+0, 0x1.f951960000000p-1, -0x1.5be8ae0000000p+0,
     0x1.5aa0d60000000p-2, -0x1.9050f00000000p-1, -0x1.2593b80000000p-1, -0x1.de7f3c0000000p-1
 };
-static const int64_t fc173_idx[] = {
-    0
-};
 static const double fc173_v[] = {
     0x1.1828ea0000000p-1
 };
-static const int64_t fc174_idx[] = {
-    0
-};
 static const double fc174_v[] = {
     -0x1.10cf900000000p-7
-};
-static const int64_t fc175_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39
 };
 static const double fc175_v[] = {
     0x1.6a1a100000000p+10, 0x1.27085e0000000p+20, 0x1.3402e40000000p-20, -0x1.4721380000000p+8,
@@ -1919,44 +1380,25 @@ static const double fc175_v[] = {
     -0x1.e518da0000000p+4, 0x1.8559060000000p-12, 0x1.e84e520000000p-8, 0x1.18d25e0000000p-16,
     -0x1.b72e280000000p+18, 0x1.0814280000000p-17, 0x1.0d64cc0000000p-20, 0x1.cb1eb80000000p+9
 };
-static const int64_t fc176_idx[] = {
-    0, 1, 2
-};
 static const double fc176_v[] = {
     -0x1.4d25b40000000p+17, -0x1.b56e0a0000000p+10, -0x1.18a2820000000p-18
-};
-static const int64_t fc177_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 };
 static const double fc177_v[] = {
     0x1.96548e0000000p-22, -0x1.e93aa20000000p-9, -0x1.7999960000000p-9, -0x1.5928f00000000p-20,
     0x1.e1a2f60000000p-21, -0x1.772ce00000000p-6, -0x1.097d740000000p+14, 0x1.36976c0000000p+12,
     0x1.4fb57c0000000p+3, 0x1.95ff960000000p+19, 0x1.4e1d560000000p-4, -0x1.9331080000000p-21
 };
-static const int64_t fc178_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-};
 static const double fc178_v[] = {
     -0x1.c000000000000p+1, 0x1.0000000000000p-1, -0x1.c000000000000p+1, 0x1.3000000000000p+2,
     -0x1.c000000000000p+1, -0x1.4000000000000p+1, -0x1.8000000000000p+0, -0x1.c000000000000p+1,
     0x1.8000000000000p-1, 0x1.3000000000000p+2, 0x1.4000000000000p+0, 0x1.0000000000000p+0
 };
-static const int64_t fc179_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
-};
 static const double fc179_v[] = {
     0x1.c000000000000p+1, -0x1.6000000000000p+1, -0x1.3000000000000p+2, -0x1.4000000000000p+2,
     0x1.0000000000000p+2, 0x1.2000000000000p+1, -0x1.0000000000000p+1, 0x1.0000000000000p+0
 };
-static const int64_t fc180_idx[] = {
-    0, 1
-};
 static const double fc180_v[] = {
     0x1.0000000000000p+0, -0x1.6000000000000p+1
-};
-static const int64_t fc181_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14
 };
 static const double fc181_v[] = {
     0x1.0000000000000p+1, 0x1.8000000000000p+1, 0x0.0p+0, -0x1.8000000000000p-1,
@@ -1964,15 +1406,8 @@ static const double fc181_v[] = {
     0x1.0000000000000p+1, 0x1.8000000000000p-1, -0x1.1000000000000p+2, -0x1.4000000000000p+1,
     0x1.4000000000000p+2, 0x1.8000000000000p-1, 0x1.4000000000000p+2
 };
-static const int64_t fc182_idx[] = {
-    0
-};
 static const double fc182_v[] = {
     INFINITY
-};
-static const int64_t fc183_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19
 };
 static const double fc183_v[] = {
     -INFINITY, 0x1.6b83800000000p+3, 0x1.6103dc0000000p-7, -0x1.f1dc7c0000000p-7,
@@ -1981,28 +1416,15 @@ static const double fc183_v[] = {
     -0x1.b9d27c0000000p+0, -0x1.1b5a5e0000000p+3, -INFINITY, -0x1.81b1e80000000p-7,
     -INFINITY, 0x1.6ef94a0000000p-8, 0x1.07e2580000000p-6, NAN
 };
-static const int64_t fc184_idx[] = {
-    0, 1
-};
 static const double fc184_v[] = {
     -0x1.0b54dc0000000p+6, 0x1.63578a0000000p-3
-};
-static const int64_t fc185_idx[] = {
-    0, 1, 2
 };
 static const double fc185_v[] = {
     -INFINITY, 0x1.5c3b780000000p+5, 0x1.02808a0000000p+8
 };
-static const int64_t fc186_idx[] = {
-    0, 1, 2, 3, 4, 5
-};
 static const double fc186_v[] = {
     -0x1.cecc1a0000000p-11, 0x1.fe95360000000p+65, 0x1.8120be0000000p+36, 0x1.6451b80000000p+107,
     0x1.99d4a80000000p-54, 0x1.52231c0000000p+100
-};
-static const int64_t fc187_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19
 };
 static const double fc187_v[] = {
     0x1.df5eba0000000p+45, 0x1.caadd60000000p-64, -0x1.d8013c0000000p+101, 0x1.6e59d80000000p-17,
@@ -2011,42 +1433,19 @@ static const double fc187_v[] = {
     0x1.741c6e0000000p+79, 0x1.161f860000000p-67, 0x1.0098300000000p+3, -0x1.3161a60000000p+5,
     -0x1.93e5d60000000p+122, 0x1.a24b540000000p+35, -0x1.6ff2400000000p-55, -0x1.e6f9060000000p-110
 };
-static const int64_t fc188_idx[] = {
-    0, 1, 2
-};
 static const double fc188_v[] = {
     -0x1.36bfd80000000p+83, -0x1.be16d60000000p-10, 0x1.4523b40000000p+122
-};
-static const int64_t fc189_idx[] = {
-    0
 };
 static const double fc189_v[] = {
     -0x1.09255a0000000p-57
 };
-static const int64_t fc190_idx[] = {
-    0
-};
 static const double fc190_v[] = {
     0x1.277c002cbc898p-1
-};
-static const int64_t fc191_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8
 };
 static const double fc191_v[] = {
     0x1.eeff9dfacdfc2p-1, 0x1.872e1af9c1893p+0, 0x1.b1653a2d823c0p-2, -0x1.4be6a2878a338p+0,
     0x1.17db5b9c35529p-2, -0x1.4019f5bed48c6p+0, -0x1.fbdfe32b0973ap-2, -0x1.d6cd645f6434fp-3,
     0x1.e107444319d4ap-2
-};
-static const int64_t fc192_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71,
-    72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83,
-    84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
-    96, 97, 98, 99
 };
 static const double fc192_v[] = {
     0x1.167ba38a9ad94p+0, 0x1.9fcf9152fb6c3p-2, 0x1.4fbd7d1865433p-2, 0x1.edec0277dd7ebp-1,
@@ -2075,60 +1474,31 @@ static const double fc192_v[] = {
     0x1.14a6b46b4c596p-1, -0x1.136cef2b9bfa5p+1, -0x1.85bfd13662114p+0, -0x1.012c079efc1b1p+0,
     0x1.a7719b020660dp-1, -0x1.1281a19ef3aadp-1, 0x1.9264c3c8fe40cp-3, -0x1.edcac015a0a77p-2
 };
-static const int64_t fc193_idx[] = {
-    0
-};
 static const double fc193_v[] = {
     0x1.0d19a4e0f0232p-1
 };
-static const int64_t fc194_idx[] = {
-    0, 1, 2
-};
 static const double fc194_v[] = {
     -0x1.6d900017d138fp-21, -0x1.ad4be5ac3fe58p-5, 0x1.6d26c6c07c7bcp+12
-};
-static const int64_t fc195_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
 };
 static const double fc195_v[] = {
     0x1.4d1522e76a7a8p-8, 0x1.871e1edce8310p+19, -0x1.82020f54b3227p-17, 0x1.9fdc12fcb92dap+2,
     0x1.9a1cfa8b0c0c6p+19, -0x1.a84b2cadeda41p+12, 0x1.56bd56d18bf3ep-8, -0x1.043a7fdde4dbap-8
 };
-static const int64_t fc196_idx[] = {
-    0
-};
 static const double fc196_v[] = {
     -0x1.3acbf307b2099p-13
-};
-static const int64_t fc197_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
 };
 static const double fc197_v[] = {
     0x1.d07bdbf649c11p-17, 0x1.f5dc870862635p-6, 0x1.01b63267d357fp-6, 0x1.49a540924272fp-19,
     0x1.311880f7f2148p+9, 0x1.808738f3effdcp-8, 0x1.084fb4c6a2468p-13, -0x1.81297a735901cp-11
 };
-static const int64_t fc198_idx[] = {
-    0
-};
 static const double fc198_v[] = {
     0x1.1000000000000p+2
-};
-static const int64_t fc199_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc199_v[] = {
     0x1.2000000000000p+1, -0x1.8000000000000p+0, 0x0.0p+0, 0x1.8000000000000p-1
 };
-static const int64_t fc200_idx[] = {
-    0, 1, 2
-};
 static const double fc200_v[] = {
     0x1.4000000000000p+0, 0x0.0p+0, 0x1.4000000000000p+2
-};
-static const int64_t fc201_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29
 };
 static const double fc201_v[] = {
     -0x1.4000000000000p+0, 0x1.e000000000000p+1, -0x1.0000000000000p+0, 0x1.4000000000000p+1,
@@ -2140,29 +1510,16 @@ static const double fc201_v[] = {
     0x1.1000000000000p+2, 0x1.4000000000000p+2, -0x1.2000000000000p+1, 0x1.0000000000000p-2,
     0x1.0000000000000p+1, 0x1.c000000000000p+0
 };
-static const int64_t fc202_idx[] = {
-    0
-};
 static const double fc202_v[] = {
     NAN
-};
-static const int64_t fc203_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 };
 static const double fc203_v[] = {
     NAN, -0x1.6c9db4db2c3e7p-1, 0x1.4c61ba5bbc27bp-4, 0x1.a6e1163a997bep+4,
     -0x1.17dadd7de7d9fp+1, -INFINITY, INFINITY, INFINITY,
     NAN, NAN
 };
-static const int64_t fc204_idx[] = {
-    0
-};
 static const double fc204_v[] = {
     -INFINITY
-};
-static const int64_t fc205_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19
 };
 static const double fc205_v[] = {
     -INFINITY, INFINITY, INFINITY, -0x1.89094505f3ad9p+2,
@@ -2171,40 +1528,18 @@ static const double fc205_v[] = {
     INFINITY, 0x1.87f4a38023302p+2, 0x1.7844962ccc6c0p+5, -0x1.d515f8b28944ep+6,
     NAN, -0x1.ac953dd468186p+4, -0x1.2c02e7bf3f0b4p+7, -INFINITY
 };
-static const int64_t fc206_idx[] = {
-    0, 1
-};
 static const double fc206_v[] = {
     0x1.4f4f78a7b0f73p-950, 0x1.4c6c8e37dd914p+531
-};
-static const int64_t fc207_idx[] = {
-    0, 1, 2, 3
 };
 static const double fc207_v[] = {
     -0x1.3ba0a69377870p-443, 0x1.658a3e421c72ep+995, 0x1.37188052fe6ddp+768, -0x1.faf69c739b502p+408
 };
-static const int64_t fc208_idx[] = {
-    0, 1
-};
 static const double fc208_v[] = {
     -0x1.21c60704bf868p-584, 0x1.99ebebbf2fe45p-453
-};
-static const int64_t fc209_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7
 };
 static const double fc209_v[] = {
     -0x1.de677389236b4p+152, 0x1.5a584567e46dap+870, 0x1.10ef6334e076fp-698, -0x1.0fd00604a97f3p-840,
     -0x1.d5786292ca972p-208, -0x1.61db61db6b9adp+225, -0x1.885d22ee0a30ep-143, 0x1.05f166d2c44f6p-415
-};
-static const int64_t fc210_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71,
-    72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83,
-    84, 85, 86, 87, 88, 89
 };
 static const int64_t fc210_v[] = {
     INT64_C(-7), INT64_C(-2), INT64_C(-1), INT64_C(-9),
@@ -2231,18 +1566,8 @@ static const int64_t fc210_v[] = {
     INT64_C(9), INT64_C(7), INT64_C(2), INT64_C(5),
     INT64_C(5), INT64_C(5)
 };
-static const int64_t fc211_idx[] = {
-    0
-};
 static const int64_t fc211_v[] = {
     INT64_C(10)
-};
-static const int64_t fc212_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53
 };
 static const int64_t fc212_v[] = {
     INT64_C(75), INT64_C(92), INT64_C(66), INT64_C(31),
@@ -2260,29 +1585,16 @@ static const int64_t fc212_v[] = {
     INT64_C(69), INT64_C(99), INT64_C(-22), INT64_C(-75),
     INT64_C(54), INT64_C(-27)
 };
-static const int64_t fc213_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9
-};
 static const int64_t fc213_v[] = {
     INT64_C(-87), INT64_C(-19), INT64_C(101), INT64_C(-82),
     INT64_C(122), INT64_C(56), INT64_C(56), INT64_C(110),
     INT64_C(-123), INT64_C(-17)
-};
-static const int64_t fc214_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15
 };
 static const int64_t fc214_v[] = {
     INT64_C(-116), INT64_C(-126), INT64_C(17), INT64_C(33),
     INT64_C(-45), INT64_C(110), INT64_C(-83), INT64_C(6),
     INT64_C(-94), INT64_C(-38), INT64_C(47), INT64_C(-64),
     INT64_C(-107), INT64_C(90), INT64_C(57), INT64_C(-89)
-};
-static const int64_t fc215_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39
 };
 static const int64_t fc215_v[] = {
     INT64_C(143), INT64_C(136), INT64_C(232), INT64_C(66),
@@ -2296,35 +1608,19 @@ static const int64_t fc215_v[] = {
     INT64_C(237), INT64_C(1), INT64_C(35), INT64_C(219),
     INT64_C(136), INT64_C(158), INT64_C(17), INT64_C(151)
 };
-static const int64_t fc216_idx[] = {
-    0, 1, 2, 3
-};
 static const int64_t fc216_v[] = {
     INT64_C(44), INT64_C(110), INT64_C(5), INT64_C(56)
 };
-static const int64_t fc217_idx[] = {
-    0, 1, 2, 3
-};
 static const int64_t fc217_v[] = {
     INT64_C(3), INT64_C(3), INT64_C(8), INT64_C(1)
-};
-static const int64_t fc218_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 };
 static const int64_t fc218_v[] = {
     INT64_C(214), INT64_C(252), INT64_C(152), INT64_C(26),
     INT64_C(2), INT64_C(52), INT64_C(22), INT64_C(160),
     INT64_C(36), INT64_C(108), INT64_C(130), INT64_C(42)
 };
-static const int64_t fc219_idx[] = {
-    0, 1, 2, 3
-};
 static const int64_t fc219_v[] = {
     INT64_C(59), INT64_C(149), INT64_C(230), INT64_C(220)
-};
-static const int64_t fc220_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19
 };
 static const int64_t fc220_v[] = {
     INT64_C(-598), INT64_C(-157), INT64_C(673), INT64_C(-770),
@@ -2333,17 +1629,9 @@ static const int64_t fc220_v[] = {
     INT64_C(100), INT64_C(794), INT64_C(912), INT64_C(462),
     INT64_C(-402), INT64_C(395), INT64_C(509), INT64_C(245)
 };
-static const int64_t fc221_idx[] = {
-    0, 1, 2, 3, 4
-};
 static const int64_t fc221_v[] = {
     INT64_C(585), INT64_C(-988), INT64_C(708), INT64_C(981),
     INT64_C(310)
-};
-static const int64_t fc222_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29
 };
 static const int64_t fc222_v[] = {
     INT64_C(-145), INT64_C(-964), INT64_C(-630), INT64_C(-590),
@@ -2355,55 +1643,29 @@ static const int64_t fc222_v[] = {
     INT64_C(689), INT64_C(986), INT64_C(19), INT64_C(-874),
     INT64_C(676), INT64_C(-771)
 };
-static const int64_t fc223_idx[] = {
-    0, 1
-};
 static const int64_t fc223_v[] = {
     INT64_C(-18782), INT64_C(-15973)
-};
-static const int64_t fc224_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 };
 static const int64_t fc224_v[] = {
     INT64_C(1), INT64_C(-8), INT64_C(-6), INT64_C(8),
     INT64_C(1), INT64_C(9), INT64_C(-10), INT64_C(-2),
     INT64_C(5), INT64_C(7), INT64_C(-5), INT64_C(8)
 };
-static const int64_t fc225_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8
-};
 static const int64_t fc225_v[] = {
     INT64_C(-1723050223), INT64_C(529125597), INT64_C(1786120831), INT64_C(823439144),
     INT64_C(-464006358), INT64_C(-703424347), INT64_C(640918525), INT64_C(408158196),
     INT64_C(-1578575477)
 };
-static const int64_t fc226_idx[] = {
-    0, 1, 2, 3, 4, 5
-};
 static const int64_t fc226_v[] = {
     INT64_C(-510686134), INT64_C(-212063436), INT64_C(11691147), INT64_C(1380086615),
     INT64_C(-1693967079), INT64_C(-1916158031)
-};
-static const int64_t fc227_idx[] = {
-    0, 1, 2, 3, 4, 5
 };
 static const int64_t fc227_v[] = {
     INT64_C(-361), INT64_C(-87), INT64_C(704), INT64_C(459),
     INT64_C(617), INT64_C(-149)
 };
-static const int64_t fc228_idx[] = {
-    0, 1, 2, 3
-};
 static const int64_t fc228_v[] = {
     INT64_C(10), INT64_C(-5), INT64_C(-7), INT64_C(-7)
-};
-static const int64_t fc229_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59,
-    60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71
 };
 static const int64_t fc229_v[] = {
     INT64_C(-3), INT64_C(-7), INT64_C(2), INT64_C(-4),
@@ -2425,10 +1687,6 @@ static const int64_t fc229_v[] = {
     INT64_C(-8), INT64_C(2), INT64_C(0), INT64_C(2),
     INT64_C(0), INT64_C(-5), INT64_C(4), INT64_C(2)
 };
-static const int64_t fc230_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23
-};
 static const int64_t fc230_v[] = {
     INT64_C(959), INT64_C(-643), INT64_C(106), INT64_C(-57),
     INT64_C(602), INT64_C(390), INT64_C(760), INT64_C(619),
@@ -2436,11 +1694,6 @@ static const int64_t fc230_v[] = {
     INT64_C(148), INT64_C(-592), INT64_C(-573), INT64_C(-45),
     INT64_C(-508), INT64_C(763), INT64_C(597), INT64_C(53),
     INT64_C(-489), INT64_C(-920), INT64_C(-550), INT64_C(-176)
-};
-static const int64_t fc231_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-    24
 };
 static const int64_t fc231_v[] = {
     INT64_C(7907795608396331515), INT64_C(2121849122717285008), INT64_C(-5665530223096424170), INT64_C(-6270690460047824576),
@@ -2451,26 +1704,15 @@ static const int64_t fc231_v[] = {
     INT64_C(-1097694290789431052), INT64_C(5340228017314528424), INT64_C(2471198973107235365), INT64_C(-2426604450278484188),
     INT64_C(-4667816185393626816)
 };
-static const int64_t fc232_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14
-};
 static const int64_t fc232_v[] = {
     INT64_C(10), INT64_C(10), INT64_C(-7), INT64_C(4),
     INT64_C(3), INT64_C(1), INT64_C(2), INT64_C(1),
     INT64_C(8), INT64_C(-9), INT64_C(10), INT64_C(-8),
     INT64_C(-2), INT64_C(-3), INT64_C(8)
 };
-static const int64_t fc233_idx[] = {
-    0, 1, 2, 3, 4
-};
 static const int64_t fc233_v[] = {
     INT64_C(4), INT64_C(6), INT64_C(-3), INT64_C(-2),
     INT64_C(2)
-};
-static const int64_t fc234_idx[] = {
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17
 };
 static const int64_t fc234_v[] = {
     INT64_C(3251298455855608957), INT64_C(-7236692340062065143), INT64_C(-4382611765333458032), INT64_C(651506174892517005),
@@ -2481,7 +1723,7 @@ static const int64_t fc234_v[] = {
 };
 
 static const fmt_case k_fmt_cases[] = {
-    {"seed_full_2", DS_FLOAT32, 4, {1, 3, 3, 4}, {36, 12, 4, 1}, 0, 36, 36, fc0_idx, fc0_v, NULL,
+    {"seed_full_2", DS_FLOAT32, 4, {1, 3, 3, 4}, {36, 12, 4, 1}, 0, 36, 36, NULL, fc0_v, NULL,
         "[[[[2. 2. 2. 2.]\n"
         "   [2. 2. 2. 2.]\n"
         "   [2. 2. 2. 2.]]\n"
@@ -2493,45 +1735,45 @@ static const fmt_case k_fmt_cases[] = {
         "  [[2. 2. 2. 2.]\n"
         "   [2. 2. 2. 2.]\n"
         "   [2. 2. 2. 2.]]]]"},
-    {"seed_902", DS_FLOAT32, 2, {2, 3}, {3, 1}, 0, 6, 6, fc1_idx, fc1_v, NULL,
+    {"seed_902", DS_FLOAT32, 2, {2, 3}, {3, 1}, 0, 6, 6, NULL, fc1_v, NULL,
         "[[9.02      5.4       7.2000003]\n"
         " [9.02      5.4       7.2000003]]"},
-    {"bool_row", DS_BOOL, 1, {3}, {1}, 0, 3, 3, fc2_idx, NULL, fc2_v,
+    {"bool_row", DS_BOOL, 1, {3}, {1}, 0, 3, 3, NULL, NULL, fc2_v,
         "[ True False  True]"},
-    {"bool_all_true", DS_BOOL, 2, {2, 3}, {3, 1}, 0, 6, 6, fc3_idx, NULL, fc3_v,
+    {"bool_all_true", DS_BOOL, 2, {2, 3}, {3, 1}, 0, 6, 6, NULL, NULL, fc3_v,
         "[[ True  True  True]\n"
         " [ True  True  True]]"},
-    {"bool_0d_true", DS_BOOL, 0, {0}, {0}, 0, 1, 1, fc4_idx, NULL, fc4_v,
+    {"bool_0d_true", DS_BOOL, 0, {0}, {0}, 0, 1, 1, NULL, NULL, fc4_v,
         "True"},
-    {"bool_0d_false", DS_BOOL, 0, {0}, {0}, 0, 1, 1, fc5_idx, NULL, fc5_v,
+    {"bool_0d_false", DS_BOOL, 0, {0}, {0}, 0, 1, 1, NULL, NULL, fc5_v,
         "False"},
     {"bool_big", DS_BOOL, 1, {2000}, {1}, 0, 2000, 6, fc6_idx, NULL, fc6_v,
         "[False False False ...  True False  True]"},
-    {"bool_wide", DS_BOOL, 2, {2, 30}, {30, 1}, 0, 60, 60, fc7_idx, NULL, fc7_v,
+    {"bool_wide", DS_BOOL, 2, {2, 30}, {30, 1}, 0, 60, 60, NULL, NULL, fc7_v,
         "[[ True False False False  True False False  True  True False  True False\n"
         "  False  True False False  True False  True False  True False  True  True\n"
         "   True  True False False False False]\n"
         " [ True  True False  True  True False  True  True False  True  True  True\n"
         "  False  True False  True  True  True  True False False False  True  True\n"
         "   True False  True False False  True]]"},
-    {"int8_ext", DS_INT8, 1, {3}, {1}, 0, 3, 3, fc8_idx, NULL, fc8_v,
+    {"int8_ext", DS_INT8, 1, {3}, {1}, 0, 3, 3, NULL, NULL, fc8_v,
         "[-128    0  127]"},
-    {"uint8_ext", DS_UINT8, 1, {3}, {1}, 0, 3, 3, fc9_idx, NULL, fc9_v,
+    {"uint8_ext", DS_UINT8, 1, {3}, {1}, 0, 3, 3, NULL, NULL, fc9_v,
         "[  0 255   7]"},
-    {"int16_ext", DS_INT16, 2, {2, 2}, {2, 1}, 0, 4, 4, fc10_idx, NULL, fc10_v,
+    {"int16_ext", DS_INT16, 2, {2, 2}, {2, 1}, 0, 4, 4, NULL, NULL, fc10_v,
         "[[-32768      5]\n"
         " [ 32767     -1]]"},
-    {"int32_ext", DS_INT32, 1, {2}, {1}, 0, 2, 2, fc11_idx, NULL, fc11_v,
+    {"int32_ext", DS_INT32, 1, {2}, {1}, 0, 2, 2, NULL, NULL, fc11_v,
         "[-2147483648  2147483647]"},
-    {"int64_ext", DS_INT64, 1, {3}, {1}, 0, 3, 3, fc12_idx, NULL, fc12_v,
+    {"int64_ext", DS_INT64, 1, {3}, {1}, 0, 3, 3, NULL, NULL, fc12_v,
         "[-9223372036854775808  9223372036854775807                    0]"},
-    {"int64_0d_min", DS_INT64, 0, {0}, {0}, 0, 1, 1, fc13_idx, NULL, fc13_v,
+    {"int64_0d_min", DS_INT64, 0, {0}, {0}, 0, 1, 1, NULL, NULL, fc13_v,
         "-9223372036854775808"},
-    {"int8_0d", DS_INT8, 0, {0}, {0}, 0, 1, 1, fc14_idx, NULL, fc14_v,
+    {"int8_0d", DS_INT8, 0, {0}, {0}, 0, 1, 1, NULL, NULL, fc14_v,
         "-5"},
-    {"uint8_0d", DS_UINT8, 0, {0}, {0}, 0, 1, 1, fc15_idx, NULL, fc15_v,
+    {"uint8_0d", DS_UINT8, 0, {0}, {0}, 0, 1, 1, NULL, NULL, fc15_v,
         "200"},
-    {"int64_wide", DS_INT64, 1, {50}, {1}, 0, 50, 50, fc16_idx, NULL, fc16_v,
+    {"int64_wide", DS_INT64, 1, {50}, {1}, 0, 50, 50, NULL, NULL, fc16_v,
         "[             0  1000000000000  2000000000000  3000000000000\n"
         "  4000000000000  5000000000000  6000000000000  7000000000000\n"
         "  8000000000000  9000000000000 10000000000000 11000000000000\n"
@@ -2553,7 +1795,7 @@ static const fmt_case k_fmt_cases[] = {
         " [ 680  681  682 ...  717  718  719]\n"
         " [ 720  721  722 ...  757  758  759]\n"
         " [ 760  761  762 ...  797  798  799]]"},
-    {"int16_3d", DS_INT16, 3, {2, 3, 4}, {12, 4, 1}, 0, 24, 24, fc18_idx, NULL, fc18_v,
+    {"int16_3d", DS_INT16, 3, {2, 3, 4}, {12, 4, 1}, 0, 24, 24, NULL, NULL, fc18_v,
         "[[[-12 -11 -10  -9]\n"
         "  [ -8  -7  -6  -5]\n"
         "  [ -4  -3  -2  -1]]\n"
@@ -2563,134 +1805,134 @@ static const fmt_case k_fmt_cases[] = {
         "  [  8   9  10  11]]]"},
     {"uint8_big", DS_UINT8, 1, {3000}, {1}, 0, 3000, 6, fc19_idx, NULL, fc19_v,
         "[  0   1   2 ... 236 237 238]"},
-    {"f64_tenths", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc20_idx, fc20_v, NULL,
+    {"f64_tenths", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc20_v, NULL,
         "[0.1 0.2 0.3]"},
-    {"f64_1e8_edge", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc21_idx, fc21_v, NULL,
+    {"f64_1e8_edge", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc21_v, NULL,
         "[99999999.   100000.]"},
-    {"f64_1e8", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc22_idx, fc22_v, NULL,
+    {"f64_1e8", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc22_v, NULL,
         "[1.e+08 1.e+00]"},
-    {"f64_1e-4", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc23_idx, fc23_v, NULL,
+    {"f64_1e-4", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc23_v, NULL,
         "[0.0001 0.001 ]"},
-    {"f64_below_1e-4", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc24_idx, fc24_v, NULL,
+    {"f64_below_1e-4", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc24_v, NULL,
         "[9.9999e-05 1.0000e-03]"},
-    {"f64_ratio_edge", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc25_idx, fc25_v, NULL,
+    {"f64_ratio_edge", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc25_v, NULL,
         "[1000.    1.]"},
-    {"f64_ratio_over", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc26_idx, fc26_v, NULL,
+    {"f64_ratio_over", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc26_v, NULL,
         "[1.e+03 1.e+00]"},
-    {"f64_extremes", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc27_idx, fc27_v, NULL,
+    {"f64_extremes", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc27_v, NULL,
         "[4.94065646e-324 2.22507386e-308 1.79769313e+308]"},
-    {"f64_exp3", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc28_idx, fc28_v, NULL,
+    {"f64_exp3", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc28_v, NULL,
         "[1.0e-300 1.0e+300 1.5e+000]"},
-    {"f64_thirds", DS_FLOAT64, 2, {2, 2}, {2, 1}, 0, 4, 4, fc29_idx, fc29_v, NULL,
+    {"f64_thirds", DS_FLOAT64, 2, {2, 2}, {2, 1}, 0, 4, 4, NULL, fc29_v, NULL,
         "[[ 0.33333333  0.66666667]\n"
         " [-0.33333333  3.33333333]]"},
-    {"f64_prec", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc30_idx, fc30_v, NULL,
+    {"f64_prec", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc30_v, NULL,
         "[0.12345679 1.        ]"},
-    {"f64_negzero", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc31_idx, fc31_v, NULL,
+    {"f64_negzero", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc31_v, NULL,
         "[-0.  0.  1.]"},
-    {"f64_zeros", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, fc32_idx, fc32_v, NULL,
+    {"f64_zeros", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, NULL, fc32_v, NULL,
         "[0. 0. 0. 0.]"},
-    {"f64_pow2", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc33_idx, fc33_v, NULL,
+    {"f64_pow2", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc33_v, NULL,
         "[9.53674316e-07 1.07374182e+09 1.15292150e+18]"},
-    {"f32_tenths", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc34_idx, fc34_v, NULL,
+    {"f32_tenths", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc34_v, NULL,
         "[0.1 0.2 0.3]"},
-    {"f32_1e6_edge", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc35_idx, fc35_v, NULL,
+    {"f32_1e6_edge", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc35_v, NULL,
         "[999999.   1000.]"},
-    {"f32_1e6", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc36_idx, fc36_v, NULL,
+    {"f32_1e6", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc36_v, NULL,
         "[1.e+06 1.e+00]"},
-    {"f32_1e-4", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc37_idx, fc37_v, NULL,
+    {"f32_1e-4", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc37_v, NULL,
         "[0.0001 0.001 ]"},
-    {"f32_ratio", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc38_idx, fc38_v, NULL,
+    {"f32_ratio", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc38_v, NULL,
         "[1.0000001e+03 1.0000000e+00]"},
-    {"f32_min_digits", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc39_idx, fc39_v, NULL,
+    {"f32_min_digits", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc39_v, NULL,
         "[3.0000001e-01 1.2345678e-05]"},
-    {"f32_extremes", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc40_idx, fc40_v, NULL,
+    {"f32_extremes", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc40_v, NULL,
         "[1.4012985e-45 1.1754944e-38 3.4028235e+38]"},
-    {"f32_pi", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc41_idx, fc41_v, NULL,
+    {"f32_pi", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc41_v, NULL,
         "[ 3.1415927e+00 -2.7182817e+00  1.0000000e-03]"},
-    {"f16_basic", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, fc42_idx, fc42_v, NULL,
+    {"f16_basic", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc42_v, NULL,
         "[ 0.1   1.5  -2.25]"},
-    {"f16_1000", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc43_idx, fc43_v, NULL,
+    {"f16_1000", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc43_v, NULL,
         "[1.e+03 1.e+00]"},
-    {"f16_999", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc44_idx, fc44_v, NULL,
+    {"f16_999", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc44_v, NULL,
         "[999.5   1. ]"},
-    {"f16_extremes", DS_FLOAT16, 1, {4}, {1}, 0, 4, 4, fc45_idx, fc45_v, NULL,
+    {"f16_extremes", DS_FLOAT16, 1, {4}, {1}, 0, 4, 4, NULL, fc45_v, NULL,
         "[ 6.550e+04 -6.550e+04  5.960e-08  6.104e-05]"},
-    {"f16_1e-4", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc46_idx, fc46_v, NULL,
+    {"f16_1e-4", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc46_v, NULL,
         "[0.0001 0.001 ]"},
-    {"f16_ratio_round", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc47_idx, fc47_v, NULL,
+    {"f16_ratio_round", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc47_v, NULL,
         "[5.000e+02 4.998e-01]"},
-    {"f16_ratio_round2", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc48_idx, fc48_v, NULL,
+    {"f16_ratio_round2", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc48_v, NULL,
         "[1.000e+03 9.995e-01]"},
-    {"f16_33216", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, fc49_idx, fc49_v, NULL,
+    {"f16_33216", DS_FLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc49_v, NULL,
         "[3.32e+04 1.00e+00]"},
-    {"f64_nan_inf", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc50_idx, fc50_v, NULL,
+    {"f64_nan_inf", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc50_v, NULL,
         "[ nan  inf -inf]"},
-    {"f64_nan_only", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc51_idx, fc51_v, NULL,
+    {"f64_nan_only", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc51_v, NULL,
         "[nan nan]"},
-    {"f64_neginf_only", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc52_idx, fc52_v, NULL,
+    {"f64_neginf_only", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc52_v, NULL,
         "[-inf  inf]"},
-    {"f64_nan_mixed", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, fc53_idx, fc53_v, NULL,
+    {"f64_nan_mixed", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, NULL, fc53_v, NULL,
         "[ nan  1.5 -inf  2. ]"},
-    {"f32_inf_sci", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc54_idx, fc54_v, NULL,
+    {"f32_inf_sci", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc54_v, NULL,
         "[   inf 1.e-07 1.e+00]"},
-    {"f16_nan_sci", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, fc55_idx, fc55_v, NULL,
+    {"f16_nan_sci", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc55_v, NULL,
         "[   nan 6.e-08 1.e+02]"},
-    {"float64_0d_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc56_idx, fc56_v, NULL,
+    {"float64_0d_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc56_v, NULL,
         "2.0"},
-    {"float64_0d_1", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc57_idx, fc57_v, NULL,
+    {"float64_0d_1", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc57_v, NULL,
         "0.1"},
-    {"float64_0d_2", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc58_idx, fc58_v, NULL,
+    {"float64_0d_2", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc58_v, NULL,
         "1e+16"},
-    {"float64_0d_3", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc59_idx, fc59_v, NULL,
+    {"float64_0d_3", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc59_v, NULL,
         "9999999999999998.0"},
-    {"float64_0d_4", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc60_idx, fc60_v, NULL,
+    {"float64_0d_4", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc60_v, NULL,
         "1e-05"},
-    {"float64_0d_5", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc61_idx, fc61_v, NULL,
+    {"float64_0d_5", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc61_v, NULL,
         "0.0001"},
-    {"float64_0d_6", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc62_idx, fc62_v, NULL,
+    {"float64_0d_6", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc62_v, NULL,
         "-0.0"},
-    {"float64_0d_7", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc63_idx, fc63_v, NULL,
+    {"float64_0d_7", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc63_v, NULL,
         "nan"},
-    {"float64_0d_8", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc64_idx, fc64_v, NULL,
+    {"float64_0d_8", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc64_v, NULL,
         "-inf"},
-    {"float64_0d_9", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc65_idx, fc65_v, NULL,
+    {"float64_0d_9", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc65_v, NULL,
         "1e+22"},
-    {"float32_0d_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc66_idx, fc66_v, NULL,
+    {"float32_0d_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc66_v, NULL,
         "2.0"},
-    {"float32_0d_1", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc67_idx, fc67_v, NULL,
+    {"float32_0d_1", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc67_v, NULL,
         "1e+06"},
-    {"float32_0d_2", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc68_idx, fc68_v, NULL,
+    {"float32_0d_2", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc68_v, NULL,
         "999999.0"},
-    {"float32_0d_3", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc69_idx, fc69_v, NULL,
+    {"float32_0d_3", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc69_v, NULL,
         "1e-04"},
-    {"float32_0d_4", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc70_idx, fc70_v, NULL,
+    {"float32_0d_4", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc70_v, NULL,
         "1.5e-05"},
-    {"float32_0d_5", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc71_idx, fc71_v, NULL,
+    {"float32_0d_5", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc71_v, NULL,
         "3.4e+38"},
-    {"float32_0d_6", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc72_idx, fc72_v, NULL,
+    {"float32_0d_6", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc72_v, NULL,
         "1e-45"},
-    {"float32_0d_7", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc73_idx, fc73_v, NULL,
+    {"float32_0d_7", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc73_v, NULL,
         "-0.0"},
-    {"float32_0d_8", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc74_idx, fc74_v, NULL,
+    {"float32_0d_8", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc74_v, NULL,
         "0.1"},
-    {"float32_0d_9", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc75_idx, fc75_v, NULL,
+    {"float32_0d_9", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc75_v, NULL,
         "1.2345679e+08"},
-    {"float16_0d_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc76_idx, fc76_v, NULL,
+    {"float16_0d_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc76_v, NULL,
         "2.0"},
-    {"float16_0d_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc77_idx, fc77_v, NULL,
+    {"float16_0d_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc77_v, NULL,
         "1e+03"},
-    {"float16_0d_2", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc78_idx, fc78_v, NULL,
+    {"float16_0d_2", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc78_v, NULL,
         "999.5"},
-    {"float16_0d_3", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc79_idx, fc79_v, NULL,
+    {"float16_0d_3", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc79_v, NULL,
         "0.0001"},
-    {"float16_0d_4", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc80_idx, fc80_v, NULL,
+    {"float16_0d_4", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc80_v, NULL,
         "6.55e+04"},
-    {"float16_0d_5", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc81_idx, fc81_v, NULL,
+    {"float16_0d_5", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc81_v, NULL,
         "6e-08"},
-    {"float16_0d_6", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc82_idx, fc82_v, NULL,
+    {"float16_0d_6", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc82_v, NULL,
         "inf"},
-    {"float16_0d_7", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc83_idx, fc83_v, NULL,
+    {"float16_0d_7", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc83_v, NULL,
         "0.1"},
     {"empty_1d", DS_FLOAT32, 1, {0}, {0}, 0, 0, 0, NULL, NULL, NULL,
         "[]"},
@@ -2698,10 +1940,10 @@ static const fmt_case k_fmt_cases[] = {
         "[]"},
     {"empty_2x0x4", DS_BOOL, 3, {2, 0, 4}, {0, 0, 0}, 0, 0, 0, NULL, NULL, NULL,
         "[]"},
-    {"wrap_f64_arange", DS_FLOAT64, 1, {30}, {1}, 0, 30, 30, fc87_idx, fc87_v, NULL,
+    {"wrap_f64_arange", DS_FLOAT64, 1, {30}, {1}, 0, 30, 30, NULL, fc87_v, NULL,
         "[ 0.  1.  2.  3.  4.  5.  6.  7.  8.  9. 10. 11. 12. 13. 14. 15. 16. 17.\n"
         " 18. 19. 20. 21. 22. 23. 24. 25. 26. 27. 28. 29.]"},
-    {"wrap_f64_rand", DS_FLOAT64, 1, {40}, {1}, 0, 40, 40, fc88_idx, fc88_v, NULL,
+    {"wrap_f64_rand", DS_FLOAT64, 1, {40}, {1}, 0, 40, 40, NULL, fc88_v, NULL,
         "[-0.89513597 -0.56239571  0.57583306  0.51282853  0.54674279 -0.95104743\n"
         " -1.13235057 -0.12158963  0.73438806  0.63960506  0.25942952  0.40741461\n"
         "  0.78166332  0.24134216  0.38488501 -0.1549141   0.24008395  0.89421612\n"
@@ -2709,7 +1951,7 @@ static const fmt_case k_fmt_cases[] = {
         "  0.24115651  0.38616773 -0.18857439 -3.08402708 -0.09716356  0.08789281\n"
         "  1.37686463  1.10815617 -2.2027822   0.61664452  0.29315024 -0.02352118\n"
         "  1.72671653 -1.16245812  0.33603534  1.27014378]"},
-    {"wrap_2d", DS_FLOAT32, 2, {3, 20}, {20, 1}, 0, 60, 60, fc89_idx, fc89_v, NULL,
+    {"wrap_2d", DS_FLOAT32, 2, {3, 20}, {20, 1}, 0, 60, 60, NULL, fc89_v, NULL,
         "[[ 1.6475427  -1.6834234  -0.36052987 -0.03099542 -0.19937637  1.8577654\n"
         "   0.6443341   1.4068807   0.44517094 -0.59864366 -0.7447319   0.40681824\n"
         "  -0.36742306 -1.3482721  -1.4571791  -0.04492674  0.59517807  1.5482924\n"
@@ -2722,7 +1964,7 @@ static const fmt_case k_fmt_cases[] = {
         "  -0.89384264 -0.94355446 -1.1596913   0.7458647  -0.5590096  -2.010371\n"
         "  -0.8430892  -1.0224986  -1.3484441  -1.5355849   0.04505743  0.5557223\n"
         "  -0.63026905  0.44735235]]"},
-    {"wrap_3d", DS_FLOAT64, 3, {2, 2, 15}, {30, 15, 1}, 0, 60, 60, fc90_idx, fc90_v, NULL,
+    {"wrap_3d", DS_FLOAT64, 3, {2, 2, 15}, {30, 15, 1}, 0, 60, 60, NULL, fc90_v, NULL,
         "[[[-1.82560123e-06  1.88223563e-06  1.97763295e-09 -1.97054754e-06\n"
         "   -6.53853696e-07 -9.63499763e-08  6.41429551e-07 -1.07173105e-06\n"
         "    7.63983624e-07  2.42431202e-07  7.42222982e-07  3.72119387e-07\n"
@@ -2740,7 +1982,7 @@ static const fmt_case k_fmt_cases[] = {
         "    1.03197650e-06  1.86509775e-06  4.26572023e-07 -7.47909510e-08\n"
         "    6.09344387e-07 -2.05380066e-06  1.51479964e-06 -7.95030425e-07\n"
         "    2.81387054e-07  1.82812175e-06  2.61916675e-07]]]"},
-    {"wrap_int", DS_INT64, 1, {100}, {1}, 0, 100, 100, fc91_idx, NULL, fc91_v,
+    {"wrap_int", DS_INT64, 1, {100}, {1}, 0, 100, 100, NULL, NULL, fc91_v,
         "[     0      1      8     27     64    125    216    343    512    729\n"
         "   1000   1331   1728   2197   2744   3375   4096   4913   5832   6859\n"
         "   8000   9261  10648  12167  13824  15625  17576  19683  21952  24389\n"
@@ -2751,7 +1993,7 @@ static const fmt_case k_fmt_cases[] = {
         " 343000 357911 373248 389017 405224 421875 438976 456533 474552 493039\n"
         " 512000 531441 551368 571787 592704 614125 636056 658503 681472 704969\n"
         " 729000 753571 778688 804357 830584 857375 884736 912673 941192 970299]"},
-    {"wrap_nan", DS_FLOAT64, 1, {30}, {1}, 0, 30, 30, fc92_idx, fc92_v, NULL,
+    {"wrap_nan", DS_FLOAT64, 1, {30}, {1}, 0, 30, 30, NULL, fc92_v, NULL,
         "[nan  1.  2.  3. nan  5.  6.  7. nan  9. 10. 11. nan 13. 14. 15. nan 17.\n"
         " 18. 19. nan 21. 22. 23. nan 25. 26. 27. nan 29.]"},
     {"summ_f32_1001", DS_FLOAT32, 1, {1001}, {1}, 0, 1001, 6, fc93_idx, fc93_v, NULL,
@@ -3176,13 +2418,13 @@ static const fmt_case k_fmt_cases[] = {
     {"summ_sci", DS_FLOAT64, 1, {1500}, {1}, 0, 1500, 6, fc99_idx, fc99_v, NULL,
         "[1.00000000e-10 1.03119839e-10 1.06337013e-10 ... 9.40406330e+09\n"
         " 9.69745497e+09 1.00000000e+10]"},
-    {"nest_3d", DS_FLOAT64, 3, {2, 2, 3}, {6, 3, 1}, 0, 12, 12, fc100_idx, fc100_v, NULL,
+    {"nest_3d", DS_FLOAT64, 3, {2, 2, 3}, {6, 3, 1}, 0, 12, 12, NULL, fc100_v, NULL,
         "[[[0.   0.25 0.5 ]\n"
         "  [0.75 1.   1.25]]\n"
         "\n"
         " [[1.5  1.75 2.  ]\n"
         "  [2.25 2.5  2.75]]]"},
-    {"nest_4d", DS_INT8, 4, {2, 3, 4, 5}, {60, 20, 5, 1}, 0, 120, 120, fc101_idx, NULL, fc101_v,
+    {"nest_4d", DS_INT8, 4, {2, 3, 4, 5}, {60, 20, 5, 1}, 0, 120, 120, NULL, NULL, fc101_v,
         "[[[[-5  2 -5  3  1]\n"
         "   [ 0  7  0 -2  4]\n"
         "   [ 3  4  3  9 -3]\n"
@@ -3213,7 +2455,7 @@ static const fmt_case k_fmt_cases[] = {
         "   [-1 -9 -1 -5 -1]\n"
         "   [ 7 -5  7 -7 -9]\n"
         "   [-1 -7  3  4  9]]]]"},
-    {"nest_5d", DS_FLOAT32, 5, {2, 1, 2, 1, 2}, {4, 4, 2, 2, 1}, 0, 8, 8, fc102_idx, fc102_v, NULL,
+    {"nest_5d", DS_FLOAT32, 5, {2, 1, 2, 1, 2}, {4, 4, 2, 2, 1}, 0, 8, 8, NULL, fc102_v, NULL,
         "[[[[[0. 1.]]\n"
         "\n"
         "   [[2. 3.]]]]\n"
@@ -3223,9 +2465,9 @@ static const fmt_case k_fmt_cases[] = {
         " [[[[4. 5.]]\n"
         "\n"
         "   [[6. 7.]]]]]"},
-    {"nest_unit_dims", DS_FLOAT64, 3, {1, 1, 1}, {1, 1, 1}, 0, 1, 1, fc103_idx, fc103_v, NULL,
+    {"nest_unit_dims", DS_FLOAT64, 3, {1, 1, 1}, {1, 1, 1}, 0, 1, 1, NULL, fc103_v, NULL,
         "[[[1.]]]"},
-    {"view_transpose", DS_FLOAT32, 2, {6, 4}, {1, 6}, 0, 24, 24, fc104_idx, fc104_v, NULL,
+    {"view_transpose", DS_FLOAT32, 2, {6, 4}, {1, 6}, 0, 24, 24, NULL, fc104_v, NULL,
         "[[0.    0.75  1.5   2.25 ]\n"
         " [0.125 0.875 1.625 2.375]\n"
         " [0.25  1.    1.75  2.5  ]\n"
@@ -3234,7 +2476,7 @@ static const fmt_case k_fmt_cases[] = {
         " [0.625 1.375 2.125 2.875]]"},
     {"view_step", DS_FLOAT32, 1, {8}, {3}, 0, 24, 8, fc105_idx, fc105_v, NULL,
         "[0.    0.375 0.75  1.125 1.5   1.875 2.25  2.625]"},
-    {"view_reverse", DS_FLOAT32, 1, {24}, {-1}, 23, 24, 24, fc106_idx, fc106_v, NULL,
+    {"view_reverse", DS_FLOAT32, 1, {24}, {-1}, 23, 24, 24, NULL, fc106_v, NULL,
         "[2.875 2.75  2.625 2.5   2.375 2.25  2.125 2.    1.875 1.75  1.625 1.5\n"
         " 1.375 1.25  1.125 1.    0.875 0.75  0.625 0.5   0.375 0.25  0.125 0.   ]"},
     {"view_2d_neg", DS_FLOAT32, 2, {2, 3}, {-12, 2}, 19, 24, 6, fc107_idx, fc107_v, NULL,
@@ -3244,7 +2486,7 @@ static const fmt_case k_fmt_cases[] = {
         "[[0.    0.125 0.25  0.375]\n"
         " [0.    0.125 0.25  0.375]\n"
         " [0.    0.125 0.25  0.375]]"},
-    {"view_permute_3d", DS_INT64, 3, {5, 3, 4}, {1, 20, 5}, 0, 60, 60, fc109_idx, NULL, fc109_v,
+    {"view_permute_3d", DS_INT64, 3, {5, 3, 4}, {1, 20, 5}, 0, 60, 60, NULL, NULL, fc109_v,
         "[[[-30 -25 -20 -15]\n"
         "  [-10  -5   0   5]\n"
         "  [ 10  15  20  25]]\n"
@@ -3280,59 +2522,59 @@ static const fmt_case k_fmt_cases[] = {
         "  -0.06846437]]"},
     {"view_0d", DS_FLOAT32, 0, {0}, {0}, 5, 24, 1, fc111_idx, fc111_v, NULL,
         "0.625"},
-    {"bf16_basic", DS_BFLOAT16, 1, {4}, {1}, 0, 4, 4, fc112_idx, fc112_v, NULL,
+    {"bf16_basic", DS_BFLOAT16, 1, {4}, {1}, 0, 4, 4, NULL, fc112_v, NULL,
         "[ 0.1   1.5  -2.25  3.  ]"},
-    {"bf16_100", DS_BFLOAT16, 1, {2}, {1}, 0, 2, 2, fc113_idx, fc113_v, NULL,
+    {"bf16_100", DS_BFLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc113_v, NULL,
         "[1.e+02 1.e+00]"},
-    {"bf16_99", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, fc114_idx, fc114_v, NULL,
+    {"bf16_99", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc114_v, NULL,
         "[99.   1.   0.5]"},
-    {"bf16_pi", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, fc115_idx, fc115_v, NULL,
+    {"bf16_pi", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc115_v, NULL,
         "[3.14e+00 2.72e+00 9.99e-04]"},
-    {"bf16_big", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, fc116_idx, fc116_v, NULL,
+    {"bf16_big", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc116_v, NULL,
         "[ 3.e+38 -1.e-38  1.e+00]"},
-    {"bf16_ratio", DS_BFLOAT16, 1, {2}, {1}, 0, 2, 2, fc117_idx, fc117_v, NULL,
+    {"bf16_ratio", DS_BFLOAT16, 1, {2}, {1}, 0, 2, 2, NULL, fc117_v, NULL,
         "[1.0e+03 9.9e-01]"},
-    {"bf16_special", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, fc118_idx, fc118_v, NULL,
+    {"bf16_special", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc118_v, NULL,
         "[ nan -inf 0.25]"},
     {"bf16_summ", DS_BFLOAT16, 1, {1200}, {1}, 0, 1200, 6, fc119_idx, fc119_v, NULL,
         "[0.00e+00 3.34e-01 6.68e-01 ... 4.00e+02 4.00e+02 4.00e+02]"},
-    {"bf16_0d_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc120_idx, fc120_v, NULL,
+    {"bf16_0d_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc120_v, NULL,
         "2.0"},
-    {"bf16_0d_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc121_idx, fc121_v, NULL,
+    {"bf16_0d_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc121_v, NULL,
         "0.1"},
-    {"bf16_0d_2", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc122_idx, fc122_v, NULL,
+    {"bf16_0d_2", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc122_v, NULL,
         "1e+02"},
-    {"bf16_0d_3", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc123_idx, fc123_v, NULL,
+    {"bf16_0d_3", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc123_v, NULL,
         "99.5"},
-    {"bf16_0d_4", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc124_idx, fc124_v, NULL,
+    {"bf16_0d_4", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc124_v, NULL,
         "0.0001"},
-    {"bf16_0d_5", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc125_idx, fc125_v, NULL,
+    {"bf16_0d_5", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc125_v, NULL,
         "1e-05"},
-    {"bf16_0d_6", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc126_idx, fc126_v, NULL,
+    {"bf16_0d_6", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc126_v, NULL,
         "3e+02"},
-    {"bf16_0d_7", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc127_idx, fc127_v, NULL,
+    {"bf16_0d_7", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc127_v, NULL,
         "-0.0"},
-    {"bf16_0d_8", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc128_idx, fc128_v, NULL,
+    {"bf16_0d_8", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc128_v, NULL,
         "nan"},
-    {"bf16_0d_9", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc129_idx, fc129_v, NULL,
+    {"bf16_0d_9", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc129_v, NULL,
         "3e+38"},
-    {"rand_float16_unit_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc130_idx, fc130_v, NULL,
+    {"rand_float16_unit_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc130_v, NULL,
         "1.137"},
-    {"rand_float16_unit_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc131_idx, fc131_v, NULL,
+    {"rand_float16_unit_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc131_v, NULL,
         "0.4243"},
-    {"rand_float16_unit_2", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, fc132_idx, fc132_v, NULL,
+    {"rand_float16_unit_2", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, NULL, fc132_v, NULL,
         "[-0.3591]"},
-    {"rand_float16_unit_3", DS_FLOAT16, 2, {5, 3}, {3, 1}, 0, 15, 15, fc133_idx, fc133_v, NULL,
+    {"rand_float16_unit_3", DS_FLOAT16, 2, {5, 3}, {3, 1}, 0, 15, 15, NULL, fc133_v, NULL,
         "[[-1.182    0.6055   0.782  ]\n"
         " [-1.244    2.328   -0.787  ]\n"
         " [-1.216    1.258   -0.4663 ]\n"
         " [-0.2725  -0.7305  -1.145  ]\n"
         " [-0.6245   0.08636  1.587  ]]"},
-    {"rand_float16_mixed_0", DS_FLOAT16, 3, {2, 1, 5}, {5, 5, 1}, 0, 10, 10, fc134_idx, fc134_v, NULL,
+    {"rand_float16_mixed_0", DS_FLOAT16, 3, {2, 1, 5}, {5, 5, 1}, 0, 10, 10, NULL, fc134_v, NULL,
         "[[[ 2.687e-03  4.266e+04 -1.428e+02  9.456e-04  2.635e+00]]\n"
         "\n"
         " [[       inf -2.384e-07 -4.833e-04  7.749e-07  4.609e+00]]]"},
-    {"rand_float16_mixed_1", DS_FLOAT16, 3, {4, 3, 5}, {15, 5, 1}, 0, 60, 60, fc135_idx, fc135_v, NULL,
+    {"rand_float16_mixed_1", DS_FLOAT16, 3, {4, 3, 5}, {15, 5, 1}, 0, 60, 60, NULL, fc135_v, NULL,
         "[[[ 8.3740e-01 -4.8370e-02  1.9908e-05        -inf  5.4450e+02]\n"
         "  [        inf         inf -1.3709e-06 -7.0820e+00  6.5565e-07]\n"
         "  [-2.3842e-07  1.1975e+02  5.6608e+04         inf -4.6021e-02]]\n"
@@ -3348,28 +2590,28 @@ static const fmt_case k_fmt_cases[] = {
         " [[ 7.6406e+00  5.7312e+01  4.5121e-05 -1.9073e-02  8.0960e+03]\n"
         "  [-7.8250e+01 -9.3699e-05 -4.1187e-05  1.0956e-02        -inf]\n"
         "  [ 4.5239e-01  1.0104e+04  5.8861e-03  2.3842e-07  1.8320e+03]]]"},
-    {"rand_float16_mixed_2", DS_FLOAT16, 1, {4}, {1}, 0, 4, 4, fc136_idx, fc136_v, NULL,
+    {"rand_float16_mixed_2", DS_FLOAT16, 1, {4}, {1}, 0, 4, 4, NULL, fc136_v, NULL,
         "[   -inf 0.0138  0.05566 6.742  ]"},
-    {"rand_float16_mixed_3", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc137_idx, fc137_v, NULL,
+    {"rand_float16_mixed_3", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc137_v, NULL,
         "1.924"},
-    {"rand_float16_round_0", DS_FLOAT16, 2, {4, 1}, {1, 1}, 0, 4, 4, fc138_idx, fc138_v, NULL,
+    {"rand_float16_round_0", DS_FLOAT16, 2, {4, 1}, {1, 1}, 0, 4, 4, NULL, fc138_v, NULL,
         "[[ 0.75]\n"
         " [-2.75]\n"
         " [ 4.25]\n"
         " [-0.25]]"},
-    {"rand_float16_round_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc139_idx, fc139_v, NULL,
+    {"rand_float16_round_1", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc139_v, NULL,
         "2.5"},
-    {"rand_float16_round_2", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc140_idx, fc140_v, NULL,
+    {"rand_float16_round_2", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc140_v, NULL,
         "4.25"},
-    {"rand_float16_round_3", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, fc141_idx, fc141_v, NULL,
+    {"rand_float16_round_3", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, NULL, fc141_v, NULL,
         "[5.]"},
-    {"rand_float16_special_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, fc142_idx, fc142_v, NULL,
+    {"rand_float16_special_0", DS_FLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc142_v, NULL,
         "-inf"},
-    {"rand_float16_special_1", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, fc143_idx, fc143_v, NULL,
+    {"rand_float16_special_1", DS_FLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc143_v, NULL,
         "[    inf    -inf 0.01773]"},
-    {"rand_float16_special_2", DS_FLOAT16, 2, {1, 5}, {5, 1}, 0, 5, 5, fc144_idx, fc144_v, NULL,
+    {"rand_float16_special_2", DS_FLOAT16, 2, {1, 5}, {5, 1}, 0, 5, 5, NULL, fc144_v, NULL,
         "[[ 1.263e+01        inf        nan -2.004e-01 -2.691e-03]]"},
-    {"rand_float16_special_3", DS_FLOAT16, 3, {2, 4, 3}, {12, 3, 1}, 0, 24, 24, fc145_idx, fc145_v, NULL,
+    {"rand_float16_special_3", DS_FLOAT16, 3, {2, 4, 3}, {12, 3, 1}, 0, 24, 24, NULL, fc145_v, NULL,
         "[[[        inf         inf         inf]\n"
         "  [ 2.4109e-02         inf         nan]\n"
         "  [-2.2762e+02  9.6252e-02         inf]\n"
@@ -3379,7 +2621,7 @@ static const fmt_case k_fmt_cases[] = {
         "  [       -inf         nan  5.2441e-01]\n"
         "  [       -inf  3.1016e+00  7.4280e-02]\n"
         "  [ 1.1115e-01 -4.6312e+01 -8.8281e-01]]]"},
-    {"rand_float16_wide_0", DS_FLOAT16, 3, {5, 2, 4}, {8, 4, 1}, 0, 40, 40, fc146_idx, fc146_v, NULL,
+    {"rand_float16_wide_0", DS_FLOAT16, 3, {5, 2, 4}, {8, 4, 1}, 0, 40, 40, NULL, fc146_v, NULL,
         "[[[ 8.0812e+01  7.7724e-05 -3.7551e-05  7.2632e-02]\n"
         "  [-1.5945e-03 -4.2920e+03 -7.0238e-04 -7.9498e-03]]\n"
         "\n"
@@ -3394,18 +2636,18 @@ static const fmt_case k_fmt_cases[] = {
         "\n"
         " [[-1.3877e+00  9.6893e-03  1.9515e-04 -8.5688e-04]\n"
         "  [ 5.5790e-04  2.3216e+04 -3.6230e-01  4.5319e-03]]]"},
-    {"rand_float16_wide_1", DS_FLOAT16, 2, {2, 4}, {4, 1}, 0, 8, 8, fc147_idx, fc147_v, NULL,
+    {"rand_float16_wide_1", DS_FLOAT16, 2, {2, 4}, {4, 1}, 0, 8, 8, NULL, fc147_v, NULL,
         "[[ 2.5539e-03  1.3113e-03 -1.2592e+04 -1.2810e+03]\n"
         " [ 5.4240e-06  1.0858e-01  4.1438e+01 -1.3336e-02]]"},
-    {"rand_float16_wide_2", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, fc148_idx, fc148_v, NULL,
+    {"rand_float16_wide_2", DS_FLOAT16, 1, {1}, {1}, 0, 1, 1, NULL, fc148_v, NULL,
         "[-0.001145]"},
-    {"rand_float16_wide_3", DS_FLOAT16, 1, {5}, {1}, 0, 5, 5, fc149_idx, fc149_v, NULL,
+    {"rand_float16_wide_3", DS_FLOAT16, 1, {5}, {1}, 0, 5, 5, NULL, fc149_v, NULL,
         "[ 8.144e+01  1.818e-03  9.873e-01 -2.424e-03  1.504e+00]"},
-    {"rand_bfloat16_unit_0", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, fc150_idx, fc150_v, NULL,
+    {"rand_bfloat16_unit_0", DS_BFLOAT16, 1, {3}, {1}, 0, 3, 3, NULL, fc150_v, NULL,
         "[-0.906 -1.02  -1.63 ]"},
-    {"rand_bfloat16_unit_1", DS_BFLOAT16, 2, {1, 3}, {3, 1}, 0, 3, 3, fc151_idx, fc151_v, NULL,
+    {"rand_bfloat16_unit_1", DS_BFLOAT16, 2, {1, 3}, {3, 1}, 0, 3, 3, NULL, fc151_v, NULL,
         "[[2.11   0.0938 0.49  ]]"},
-    {"rand_bfloat16_unit_2", DS_BFLOAT16, 3, {2, 4, 4}, {16, 4, 1}, 0, 32, 32, fc152_idx, fc152_v, NULL,
+    {"rand_bfloat16_unit_2", DS_BFLOAT16, 3, {2, 4, 4}, {16, 4, 1}, 0, 32, 32, NULL, fc152_v, NULL,
         "[[[-0.389   0.598  -1.52    0.58  ]\n"
         "  [-0.268   0.84   -1.29   -1.04  ]\n"
         "  [ 0.201   0.625   0.035   0.293 ]\n"
@@ -3415,44 +2657,44 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 0.171   1.95   -0.95    0.188 ]\n"
         "  [ 0.438  -0.131  -0.78   -0.173 ]\n"
         "  [ 0.092   0.2295 -0.68    1.36  ]]]"},
-    {"rand_bfloat16_unit_3", DS_BFLOAT16, 2, {5, 5}, {5, 1}, 0, 25, 25, fc153_idx, fc153_v, NULL,
+    {"rand_bfloat16_unit_3", DS_BFLOAT16, 2, {5, 5}, {5, 1}, 0, 25, 25, NULL, fc153_v, NULL,
         "[[-0.231   1.34    0.582   1.02   -0.31  ]\n"
         " [-0.426   0.309  -1.18    1.766   1.09  ]\n"
         " [ 0.1123  2.19    0.232  -0.1235 -0.303 ]\n"
         " [ 0.86    1.86   -0.562   0.484   0.196 ]\n"
         " [-0.32    2.28   -1.28    0.058  -0.58  ]]"},
-    {"rand_bfloat16_mixed_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc154_idx, fc154_v, NULL,
+    {"rand_bfloat16_mixed_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc154_v, NULL,
         "-4.3"},
-    {"rand_bfloat16_mixed_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc155_idx, fc155_v, NULL,
+    {"rand_bfloat16_mixed_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc155_v, NULL,
         "-0.00099"},
-    {"rand_bfloat16_mixed_2", DS_BFLOAT16, 2, {5, 2}, {2, 1}, 0, 10, 10, fc156_idx, fc156_v, NULL,
+    {"rand_bfloat16_mixed_2", DS_BFLOAT16, 2, {5, 2}, {2, 1}, 0, 10, 10, NULL, fc156_v, NULL,
         "[[ 1.157e-01  1.184e+03]\n"
         " [ 4.048e+03  4.297e-02]\n"
         " [-1.343e-03 -1.812e+05]\n"
         " [ 7.072e+03 -3.325e+01]\n"
         " [ 2.617e-01 -3.814e+04]]"},
-    {"rand_bfloat16_mixed_3", DS_BFLOAT16, 2, {4, 1}, {1, 1}, 0, 4, 4, fc157_idx, fc157_v, NULL,
+    {"rand_bfloat16_mixed_3", DS_BFLOAT16, 2, {4, 1}, {1, 1}, 0, 4, 4, NULL, fc157_v, NULL,
         "[[-6.47e+05]\n"
         " [-9.69e-04]\n"
         " [ 5.32e+04]\n"
         " [-9.48e-06]]"},
-    {"rand_bfloat16_round_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc158_idx, fc158_v, NULL,
+    {"rand_bfloat16_round_0", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc158_v, NULL,
         "0.5"},
-    {"rand_bfloat16_round_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc159_idx, fc159_v, NULL,
+    {"rand_bfloat16_round_1", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc159_v, NULL,
         "-1.25"},
-    {"rand_bfloat16_round_2", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc160_idx, fc160_v, NULL,
+    {"rand_bfloat16_round_2", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc160_v, NULL,
         "2.75"},
-    {"rand_bfloat16_round_3", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, fc161_idx, fc161_v, NULL,
+    {"rand_bfloat16_round_3", DS_BFLOAT16, 0, {0}, {0}, 0, 1, 1, NULL, fc161_v, NULL,
         "-0.25"},
-    {"rand_bfloat16_special_0", DS_BFLOAT16, 1, {1}, {1}, 0, 1, 1, fc162_idx, fc162_v, NULL,
+    {"rand_bfloat16_special_0", DS_BFLOAT16, 1, {1}, {1}, 0, 1, 1, NULL, fc162_v, NULL,
         "[-inf]"},
-    {"rand_bfloat16_special_1", DS_BFLOAT16, 3, {3, 1, 3}, {3, 3, 1}, 0, 9, 9, fc163_idx, fc163_v, NULL,
+    {"rand_bfloat16_special_1", DS_BFLOAT16, 3, {3, 1, 3}, {3, 3, 1}, 0, 9, 9, NULL, fc163_v, NULL,
         "[[[   -inf  0.0048 -0.0087]]\n"
         "\n"
         " [[-0.0137    -inf  0.092 ]]\n"
         "\n"
         " [[    nan -0.68       inf]]]"},
-    {"rand_bfloat16_special_2", DS_BFLOAT16, 3, {4, 1, 3}, {3, 3, 1}, 0, 12, 12, fc164_idx, fc164_v, NULL,
+    {"rand_bfloat16_special_2", DS_BFLOAT16, 3, {4, 1, 3}, {3, 3, 1}, 0, 12, 12, NULL, fc164_v, NULL,
         "[[[-1.777e-01        nan -8.179e-03]]\n"
         "\n"
         " [[ 2.649e-02        nan  1.357e-01]]\n"
@@ -3460,7 +2702,7 @@ static const fmt_case k_fmt_cases[] = {
         " [[-4.531e+00        nan -1.560e+02]]\n"
         "\n"
         " [[       nan -1.226e-01        inf]]]"},
-    {"rand_bfloat16_special_3", DS_BFLOAT16, 3, {5, 3, 1}, {3, 1, 1}, 0, 15, 15, fc165_idx, fc165_v, NULL,
+    {"rand_bfloat16_special_3", DS_BFLOAT16, 3, {5, 3, 1}, {3, 1, 1}, 0, 15, 15, NULL, fc165_v, NULL,
         "[[[     -inf]\n"
         "  [      inf]\n"
         "  [ 9.38e+00]]\n"
@@ -3480,13 +2722,13 @@ static const fmt_case k_fmt_cases[] = {
         " [[-2.67e-03]\n"
         "  [ 3.30e-02]\n"
         "  [      inf]]]"},
-    {"rand_bfloat16_wide_0", DS_BFLOAT16, 1, {4}, {1}, 0, 4, 4, fc166_idx, fc166_v, NULL,
+    {"rand_bfloat16_wide_0", DS_BFLOAT16, 1, {4}, {1}, 0, 4, 4, NULL, fc166_v, NULL,
         "[-1.14e+05  6.25e-01  2.74e+02  1.46e-01]"},
-    {"rand_bfloat16_wide_1", DS_BFLOAT16, 2, {3, 4}, {4, 1}, 0, 12, 12, fc167_idx, fc167_v, NULL,
+    {"rand_bfloat16_wide_1", DS_BFLOAT16, 2, {3, 4}, {4, 1}, 0, 12, 12, NULL, fc167_v, NULL,
         "[[ 8.05e-32  5.82e-14  1.84e-21 -1.14e+14]\n"
         " [ 4.02e+12 -2.22e-05  2.10e-22 -3.17e-31]\n"
         " [ 1.95e+17 -3.55e-13  2.19e-02 -7.68e+25]]"},
-    {"rand_bfloat16_wide_2", DS_BFLOAT16, 3, {3, 5, 1}, {5, 1, 1}, 0, 15, 15, fc168_idx, fc168_v, NULL,
+    {"rand_bfloat16_wide_2", DS_BFLOAT16, 3, {3, 5, 1}, {5, 1, 1}, 0, 15, 15, NULL, fc168_v, NULL,
         "[[[-1.770e+14]\n"
         "  [-2.188e-01]\n"
         "  [-9.389e-34]\n"
@@ -3504,10 +2746,10 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 2.029e-03]\n"
         "  [-1.381e-25]\n"
         "  [ 1.193e+05]]]"},
-    {"rand_bfloat16_wide_3", DS_BFLOAT16, 2, {2, 2}, {2, 1}, 0, 4, 4, fc169_idx, fc169_v, NULL,
+    {"rand_bfloat16_wide_3", DS_BFLOAT16, 2, {2, 2}, {2, 1}, 0, 4, 4, NULL, fc169_v, NULL,
         "[[-3.25e+01 -4.63e+08]\n"
         " [-2.71e-19  7.59e-25]]"},
-    {"rand_float32_unit_0", DS_FLOAT32, 3, {4, 1, 1}, {1, 1, 1}, 0, 4, 4, fc170_idx, fc170_v, NULL,
+    {"rand_float32_unit_0", DS_FLOAT32, 3, {4, 1, 1}, {1, 1, 1}, 0, 4, 4, NULL, fc170_v, NULL,
         "[[[-0.511483  ]]\n"
         "\n"
         " [[-0.37557292]]\n"
@@ -3515,9 +2757,9 @@ static const fmt_case k_fmt_cases[] = {
         " [[-0.8031312 ]]\n"
         "\n"
         " [[-0.22975585]]]"},
-    {"rand_float32_unit_1", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc171_idx, fc171_v, NULL,
+    {"rand_float32_unit_1", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc171_v, NULL,
         "-1.5728387"},
-    {"rand_float32_unit_2", DS_FLOAT32, 3, {2, 4, 3}, {12, 3, 1}, 0, 24, 24, fc172_idx, fc172_v, NULL,
+    {"rand_float32_unit_2", DS_FLOAT32, 3, {2, 4, 3}, {12, 3, 1}, 0, 24, 24, NULL, fc172_v, NULL,
         "[[[ 0.9969296  -0.22656687 -0.5283306 ]\n"
         "  [ 0.14916353  1.0908322  -0.23731653]\n"
         "  [-2.7613425   0.11769134 -0.047153  ]\n"
@@ -3527,11 +2769,11 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 0.08551722 -0.2892749   1.8698744 ]\n"
         "  [ 0.9869506  -1.3590192   0.33850417]\n"
         "  [-0.7818675  -0.5733926  -0.9345645 ]]]"},
-    {"rand_float32_unit_3", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc173_idx, fc173_v, NULL,
+    {"rand_float32_unit_3", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc173_v, NULL,
         "0.54718715"},
-    {"rand_float32_mixed_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc174_idx, fc174_v, NULL,
+    {"rand_float32_mixed_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc174_v, NULL,
         "-0.008325525"},
-    {"rand_float32_mixed_1", DS_FLOAT32, 3, {5, 2, 4}, {8, 4, 1}, 0, 40, 40, fc175_idx, fc175_v, NULL,
+    {"rand_float32_mixed_1", DS_FLOAT32, 3, {5, 2, 4}, {8, 4, 1}, 0, 40, 40, NULL, fc175_v, NULL,
         "[[[ 1.44840723e+03  1.20845388e+06  1.14743148e-06 -3.27129761e+02]\n"
         "  [-5.61240922e-05  2.30862793e+04  1.11823938e+03  1.44289639e-02]]\n"
         "\n"
@@ -3546,35 +2788,35 @@ static const fmt_case k_fmt_cases[] = {
         "\n"
         " [[-3.03185673e+01  3.71310947e-04  7.45095732e-03  1.67382805e-05]\n"
         "  [-4.49720625e+05  7.87015961e-06  1.00356988e-06  9.18239990e+02]]]"},
-    {"rand_float32_mixed_2", DS_FLOAT32, 3, {1, 3, 1}, {3, 1, 1}, 0, 3, 3, fc176_idx, fc176_v, NULL,
+    {"rand_float32_mixed_2", DS_FLOAT32, 3, {1, 3, 1}, {3, 1, 1}, 0, 3, 3, NULL, fc176_v, NULL,
         "[[[-1.7057141e+05]\n"
         "  [-1.7497194e+03]\n"
         "  [-4.1817843e-06]]]"},
-    {"rand_float32_mixed_3", DS_FLOAT32, 2, {4, 3}, {3, 1}, 0, 12, 12, fc177_idx, fc177_v, NULL,
+    {"rand_float32_mixed_3", DS_FLOAT32, 2, {4, 3}, {3, 1}, 0, 12, 12, NULL, fc177_v, NULL,
         "[[ 3.7842457e-07 -3.7325213e-03 -2.8808590e-03]\n"
         " [-1.2858209e-06  8.9711801e-07 -2.2898883e-02]\n"
         " [-1.6991363e+04  4.9694639e+03  1.0490904e+01]\n"
         " [ 8.3148469e+05  8.1570946e-02 -7.5100274e-07]]"},
-    {"rand_float32_round_0", DS_FLOAT32, 2, {3, 4}, {4, 1}, 0, 12, 12, fc178_idx, fc178_v, NULL,
+    {"rand_float32_round_0", DS_FLOAT32, 2, {3, 4}, {4, 1}, 0, 12, 12, NULL, fc178_v, NULL,
         "[[-3.5   0.5  -3.5   4.75]\n"
         " [-3.5  -2.5  -1.5  -3.5 ]\n"
         " [ 0.75  4.75  1.25  1.  ]]"},
-    {"rand_float32_round_1", DS_FLOAT32, 2, {4, 2}, {2, 1}, 0, 8, 8, fc179_idx, fc179_v, NULL,
+    {"rand_float32_round_1", DS_FLOAT32, 2, {4, 2}, {2, 1}, 0, 8, 8, NULL, fc179_v, NULL,
         "[[ 3.5  -2.75]\n"
         " [-4.75 -5.  ]\n"
         " [ 4.    2.25]\n"
         " [-2.    1.  ]]"},
-    {"rand_float32_round_2", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, fc180_idx, fc180_v, NULL,
+    {"rand_float32_round_2", DS_FLOAT32, 1, {2}, {1}, 0, 2, 2, NULL, fc180_v, NULL,
         "[ 1.   -2.75]"},
-    {"rand_float32_round_3", DS_FLOAT32, 3, {1, 5, 3}, {15, 3, 1}, 0, 15, 15, fc181_idx, fc181_v, NULL,
+    {"rand_float32_round_3", DS_FLOAT32, 3, {1, 5, 3}, {15, 3, 1}, 0, 15, 15, NULL, fc181_v, NULL,
         "[[[ 2.    3.    0.  ]\n"
         "  [-0.75  0.5   4.25]\n"
         "  [ 0.25 -4.25  2.  ]\n"
         "  [ 0.75 -4.25 -2.5 ]\n"
         "  [ 5.    0.75  5.  ]]]"},
-    {"rand_float32_special_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, fc182_idx, fc182_v, NULL,
+    {"rand_float32_special_0", DS_FLOAT32, 0, {0}, {0}, 0, 1, 1, NULL, fc182_v, NULL,
         "inf"},
-    {"rand_float32_special_1", DS_FLOAT32, 3, {5, 2, 2}, {4, 2, 1}, 0, 20, 20, fc183_idx, fc183_v, NULL,
+    {"rand_float32_special_1", DS_FLOAT32, 3, {5, 2, 2}, {4, 2, 1}, 0, 20, 20, NULL, fc183_v, NULL,
         "[[[          -inf  1.1359802e+01]\n"
         "  [ 1.0773165e-02 -1.5193520e-02]]\n"
         "\n"
@@ -3589,11 +2831,11 @@ static const fmt_case k_fmt_cases[] = {
         "\n"
         " [[          -inf  5.5995756e-03]\n"
         "  [ 1.6106211e-02            nan]]]"},
-    {"rand_float32_special_2", DS_FLOAT32, 3, {1, 1, 2}, {2, 2, 1}, 0, 2, 2, fc184_idx, fc184_v, NULL,
+    {"rand_float32_special_2", DS_FLOAT32, 3, {1, 1, 2}, {2, 2, 1}, 0, 2, 2, NULL, fc184_v, NULL,
         "[[[-66.83287      0.17350681]]]"},
-    {"rand_float32_special_3", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc185_idx, fc185_v, NULL,
+    {"rand_float32_special_3", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc185_v, NULL,
         "[      -inf  43.529037 258.5021  ]"},
-    {"rand_float32_wide_0", DS_FLOAT32, 3, {3, 2, 1}, {2, 1, 1}, 0, 6, 6, fc186_idx, fc186_v, NULL,
+    {"rand_float32_wide_0", DS_FLOAT32, 3, {3, 2, 1}, {2, 1, 1}, 0, 6, 6, NULL, fc186_v, NULL,
         "[[[-8.8271574e-04]\n"
         "  [ 7.3582744e+19]]\n"
         "\n"
@@ -3602,7 +2844,7 @@ static const fmt_case k_fmt_cases[] = {
         "\n"
         " [[ 8.8867865e-17]\n"
         "  [ 1.6743740e+30]]]"},
-    {"rand_float32_wide_1", DS_FLOAT32, 3, {5, 4, 1}, {4, 1, 1}, 0, 20, 20, fc187_idx, fc187_v, NULL,
+    {"rand_float32_wide_1", DS_FLOAT32, 3, {5, 4, 1}, {4, 1, 1}, 0, 20, 20, NULL, fc187_v, NULL,
         "[[[ 6.5884115e+13]\n"
         "  [ 9.7129066e-20]\n"
         "  [-4.6745093e+30]\n"
@@ -3627,17 +2869,17 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 5.6142504e+10]\n"
         "  [-3.9892817e-17]\n"
         "  [-1.4654303e-33]]]"},
-    {"rand_float32_wide_2", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, fc188_idx, fc188_v, NULL,
+    {"rand_float32_wide_2", DS_FLOAT32, 1, {3}, {1}, 0, 3, 3, NULL, fc188_v, NULL,
         "[-1.1739780e+25 -1.7016953e-03  6.7528825e+36]"},
-    {"rand_float32_wide_3", DS_FLOAT32, 2, {1, 1}, {1, 1}, 0, 1, 1, fc189_idx, fc189_v, NULL,
+    {"rand_float32_wide_3", DS_FLOAT32, 2, {1, 1}, {1, 1}, 0, 1, 1, NULL, fc189_v, NULL,
         "[[-7.186794e-18]]"},
-    {"rand_float64_unit_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc190_idx, fc190_v, NULL,
+    {"rand_float64_unit_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc190_v, NULL,
         "0.5771179251298859"},
-    {"rand_float64_unit_1", DS_FLOAT64, 2, {3, 3}, {3, 1}, 0, 9, 9, fc191_idx, fc191_v, NULL,
+    {"rand_float64_unit_1", DS_FLOAT64, 2, {3, 3}, {3, 1}, 0, 9, 9, NULL, fc191_v, NULL,
         "[[ 0.96679395  1.52804726  0.42323771]\n"
         " [-1.29648796  0.27329772 -1.25039612]\n"
         " [-0.49597125 -0.22988394  0.46975428]]"},
-    {"rand_float64_unit_2", DS_FLOAT64, 3, {5, 4, 5}, {20, 5, 1}, 0, 100, 100, fc192_idx, fc192_v, NULL,
+    {"rand_float64_unit_2", DS_FLOAT64, 3, {5, 4, 5}, {20, 5, 1}, 0, 100, 100, NULL, fc192_v, NULL,
         "[[[ 1.08782408  0.40606525  0.32787128  0.96469124 -1.23884349]\n"
         "  [ 0.87451073  1.11607344 -0.78020061 -0.21421141  0.40604575]\n"
         "  [-0.58961166 -0.50248437  0.7531024  -0.52933468 -1.24716875]\n"
@@ -3662,27 +2904,27 @@ static const fmt_case k_fmt_cases[] = {
         "  [-0.0056235  -2.82025714 -0.74336028  1.82475398 -0.1124344 ]\n"
         "  [-1.66904248  0.81722271  0.54033436 -2.15176191 -1.52245815]\n"
         "  [-1.00457809  0.82703862 -0.53614526  0.19648126 -0.48221874]]]"},
-    {"rand_float64_unit_3", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc193_idx, fc193_v, NULL,
+    {"rand_float64_unit_3", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc193_v, NULL,
         "0.5255862736303867"},
-    {"rand_float64_mixed_0", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, fc194_idx, fc194_v, NULL,
+    {"rand_float64_mixed_0", DS_FLOAT64, 1, {3}, {1}, 0, 3, 3, NULL, fc194_v, NULL,
         "[-6.80913220e-07 -5.24043546e-02  5.84242352e+03]"},
-    {"rand_float64_mixed_1", DS_FLOAT64, 2, {2, 4}, {4, 1}, 0, 8, 8, fc195_idx, fc195_v, NULL,
+    {"rand_float64_mixed_1", DS_FLOAT64, 2, {2, 4}, {4, 1}, 0, 8, 8, NULL, fc195_v, NULL,
         "[[ 5.08243658e-03  8.01008964e+05 -1.15039362e-05  6.49780726e+00]\n"
         " [ 8.39911829e+05 -6.78869841e+03  5.22979135e-03 -3.97077200e-03]]"},
-    {"rand_float64_mixed_2", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc196_idx, fc196_v, NULL,
+    {"rand_float64_mixed_2", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc196_v, NULL,
         "-0.00015010675291749346"},
-    {"rand_float64_mixed_3", DS_FLOAT64, 2, {2, 4}, {4, 1}, 0, 8, 8, fc197_idx, fc197_v, NULL,
+    {"rand_float64_mixed_3", DS_FLOAT64, 2, {2, 4}, {4, 1}, 0, 8, 8, NULL, fc197_v, NULL,
         "[[ 1.38426967e-05  3.06311911e-02  1.57294743e-02  2.45605049e-06]\n"
         " [ 6.10191436e+02  5.86743489e-03  1.26033474e-04 -7.34638261e-04]]"},
-    {"rand_float64_round_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc198_idx, fc198_v, NULL,
+    {"rand_float64_round_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc198_v, NULL,
         "4.25"},
-    {"rand_float64_round_1", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, fc199_idx, fc199_v, NULL,
+    {"rand_float64_round_1", DS_FLOAT64, 1, {4}, {1}, 0, 4, 4, NULL, fc199_v, NULL,
         "[ 2.25 -1.5   0.    0.75]"},
-    {"rand_float64_round_2", DS_FLOAT64, 2, {3, 1}, {1, 1}, 0, 3, 3, fc200_idx, fc200_v, NULL,
+    {"rand_float64_round_2", DS_FLOAT64, 2, {3, 1}, {1, 1}, 0, 3, 3, NULL, fc200_v, NULL,
         "[[1.25]\n"
         " [0.  ]\n"
         " [5.  ]]"},
-    {"rand_float64_round_3", DS_FLOAT64, 3, {3, 5, 2}, {10, 2, 1}, 0, 30, 30, fc201_idx, fc201_v, NULL,
+    {"rand_float64_round_3", DS_FLOAT64, 3, {3, 5, 2}, {10, 2, 1}, 0, 30, 30, NULL, fc201_v, NULL,
         "[[[-1.25  3.75]\n"
         "  [-1.    2.5 ]\n"
         "  [ 2.25 -5.  ]\n"
@@ -3700,34 +2942,34 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 4.25  5.  ]\n"
         "  [-2.25  0.25]\n"
         "  [ 2.    1.75]]]"},
-    {"rand_float64_special_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, fc202_idx, fc202_v, NULL,
+    {"rand_float64_special_0", DS_FLOAT64, 0, {0}, {0}, 0, 1, 1, NULL, fc202_v, NULL,
         "nan"},
-    {"rand_float64_special_1", DS_FLOAT64, 2, {2, 5}, {5, 1}, 0, 10, 10, fc203_idx, fc203_v, NULL,
+    {"rand_float64_special_1", DS_FLOAT64, 2, {2, 5}, {5, 1}, 0, 10, 10, NULL, fc203_v, NULL,
         "[[        nan -0.7121407   0.08114789 26.42995284 -2.18636674]\n"
         " [       -inf         inf         inf         nan         nan]]"},
-    {"rand_float64_special_2", DS_FLOAT64, 1, {1}, {1}, 0, 1, 1, fc204_idx, fc204_v, NULL,
+    {"rand_float64_special_2", DS_FLOAT64, 1, {1}, {1}, 0, 1, 1, NULL, fc204_v, NULL,
         "[-inf]"},
-    {"rand_float64_special_3", DS_FLOAT64, 2, {5, 4}, {4, 1}, 0, 20, 20, fc205_idx, fc205_v, NULL,
+    {"rand_float64_special_3", DS_FLOAT64, 2, {5, 4}, {4, 1}, 0, 20, 20, NULL, fc205_v, NULL,
         "[[           -inf             inf             inf -6.14119077e+00]\n"
         " [ 1.57193687e+00            -inf  5.18162770e+01             inf]\n"
         " [            nan  2.67281423e-03            -inf            -inf]\n"
         " [            inf  6.12430656e+00  4.70334896e+01 -1.17271457e+02]\n"
         " [            nan -2.67864359e+01 -1.50005674e+02            -inf]]"},
-    {"rand_float64_wide_0", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc206_idx, fc206_v, NULL,
+    {"rand_float64_wide_0", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc206_v, NULL,
         "[1.37629402e-286 9.12809523e+159]"},
-    {"rand_float64_wide_1", DS_FLOAT64, 2, {4, 1}, {1, 1}, 0, 4, 4, fc207_idx, fc207_v, NULL,
+    {"rand_float64_wide_1", DS_FLOAT64, 2, {4, 1}, {1, 1}, 0, 4, 4, NULL, fc207_v, NULL,
         "[[-5.42808761e-134]\n"
         " [ 4.67660157e+299]\n"
         " [ 1.88664733e+231]\n"
         " [-1.30910598e+123]]"},
-    {"rand_float64_wide_2", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, fc208_idx, fc208_v, NULL,
+    {"rand_float64_wide_2", DS_FLOAT64, 1, {2}, {1}, 0, 2, 2, NULL, fc208_v, NULL,
         "[-1.78772742e-176  6.88450573e-137]"},
-    {"rand_float64_wide_3", DS_FLOAT64, 2, {4, 2}, {2, 1}, 0, 8, 8, fc209_idx, fc209_v, NULL,
+    {"rand_float64_wide_3", DS_FLOAT64, 2, {4, 2}, {2, 1}, 0, 8, 8, NULL, fc209_v, NULL,
         "[[-1.06687681e+046  1.06503761e+262]\n"
         " [ 8.10741611e-211 -1.44821569e-253]\n"
         " [-4.45788660e-063 -7.45309752e+067]\n"
         " [-1.37454703e-043  1.20925694e-125]]"},
-    {"rand_int8_0", DS_INT8, 3, {3, 5, 6}, {30, 6, 1}, 0, 90, 90, fc210_idx, NULL, fc210_v,
+    {"rand_int8_0", DS_INT8, 3, {3, 5, 6}, {30, 6, 1}, 0, 90, 90, NULL, NULL, fc210_v,
         "[[[ -7  -2  -1  -9  -2  -9]\n"
         "  [  3   2  -8   3   9   2]\n"
         "  [  6   9 -10   6  -6  -8]\n"
@@ -3745,9 +2987,9 @@ static const fmt_case k_fmt_cases[] = {
         "  [ -7   4   1   7 -10 -10]\n"
         "  [  8  -5   9  -7   8  -8]\n"
         "  [  9   7   2   5   5   5]]]"},
-    {"rand_int8_1", DS_INT8, 1, {1}, {1}, 0, 1, 1, fc211_idx, NULL, fc211_v,
+    {"rand_int8_1", DS_INT8, 1, {1}, {1}, 0, 1, 1, NULL, NULL, fc211_v,
         "[10]"},
-    {"rand_int8_2", DS_INT8, 3, {3, 6, 3}, {18, 3, 1}, 0, 54, 54, fc212_idx, NULL, fc212_v,
+    {"rand_int8_2", DS_INT8, 3, {3, 6, 3}, {18, 3, 1}, 0, 54, 54, NULL, NULL, fc212_v,
         "[[[  75   92   66]\n"
         "  [  31  113  -92]\n"
         "  [  44   -5  -33]\n"
@@ -3768,16 +3010,16 @@ static const fmt_case k_fmt_cases[] = {
         "  [-109   76   86]\n"
         "  [  69   99  -22]\n"
         "  [ -75   54  -27]]]"},
-    {"rand_int8_3", DS_INT8, 2, {2, 5}, {5, 1}, 0, 10, 10, fc213_idx, NULL, fc213_v,
+    {"rand_int8_3", DS_INT8, 2, {2, 5}, {5, 1}, 0, 10, 10, NULL, NULL, fc213_v,
         "[[ -87  -19  101  -82  122]\n"
         " [  56   56  110 -123  -17]]"},
-    {"rand_int8_4", DS_INT8, 3, {2, 2, 4}, {8, 4, 1}, 0, 16, 16, fc214_idx, NULL, fc214_v,
+    {"rand_int8_4", DS_INT8, 3, {2, 2, 4}, {8, 4, 1}, 0, 16, 16, NULL, NULL, fc214_v,
         "[[[-116 -126   17   33]\n"
         "  [ -45  110  -83    6]]\n"
         "\n"
         " [[ -94  -38   47  -64]\n"
         "  [-107   90   57  -89]]]"},
-    {"rand_uint8_0", DS_UINT8, 3, {2, 5, 4}, {20, 4, 1}, 0, 40, 40, fc215_idx, NULL, fc215_v,
+    {"rand_uint8_0", DS_UINT8, 3, {2, 5, 4}, {20, 4, 1}, 0, 40, 40, NULL, NULL, fc215_v,
         "[[[143 136 232  66]\n"
         "  [ 94  74 134 155]\n"
         "  [211  62  74 130]\n"
@@ -3789,31 +3031,31 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 85 122 108  16]\n"
         "  [237   1  35 219]\n"
         "  [136 158  17 151]]]"},
-    {"rand_uint8_1", DS_UINT8, 1, {4}, {1}, 0, 4, 4, fc216_idx, NULL, fc216_v,
+    {"rand_uint8_1", DS_UINT8, 1, {4}, {1}, 0, 4, 4, NULL, NULL, fc216_v,
         "[ 44 110   5  56]"},
-    {"rand_uint8_2", DS_UINT8, 2, {4, 1}, {1, 1}, 0, 4, 4, fc217_idx, NULL, fc217_v,
+    {"rand_uint8_2", DS_UINT8, 2, {4, 1}, {1, 1}, 0, 4, 4, NULL, NULL, fc217_v,
         "[[3]\n"
         " [3]\n"
         " [8]\n"
         " [1]]"},
-    {"rand_uint8_3", DS_UINT8, 2, {6, 2}, {2, 1}, 0, 12, 12, fc218_idx, NULL, fc218_v,
+    {"rand_uint8_3", DS_UINT8, 2, {6, 2}, {2, 1}, 0, 12, 12, NULL, NULL, fc218_v,
         "[[214 252]\n"
         " [152  26]\n"
         " [  2  52]\n"
         " [ 22 160]\n"
         " [ 36 108]\n"
         " [130  42]]"},
-    {"rand_uint8_4", DS_UINT8, 2, {2, 2}, {2, 1}, 0, 4, 4, fc219_idx, NULL, fc219_v,
+    {"rand_uint8_4", DS_UINT8, 2, {2, 2}, {2, 1}, 0, 4, 4, NULL, NULL, fc219_v,
         "[[ 59 149]\n"
         " [230 220]]"},
-    {"rand_int16_0", DS_INT16, 2, {4, 5}, {5, 1}, 0, 20, 20, fc220_idx, NULL, fc220_v,
+    {"rand_int16_0", DS_INT16, 2, {4, 5}, {5, 1}, 0, 20, 20, NULL, NULL, fc220_v,
         "[[-598 -157  673 -770 -273]\n"
         " [ -69  -40 -424 -457  384]\n"
         " [ 869 -872  100  794  912]\n"
         " [ 462 -402  395  509  245]]"},
-    {"rand_int16_1", DS_INT16, 1, {5}, {1}, 0, 5, 5, fc221_idx, NULL, fc221_v,
+    {"rand_int16_1", DS_INT16, 1, {5}, {1}, 0, 5, 5, NULL, NULL, fc221_v,
         "[ 585 -988  708  981  310]"},
-    {"rand_int16_2", DS_INT16, 3, {6, 5, 1}, {5, 1, 1}, 0, 30, 30, fc222_idx, NULL, fc222_v,
+    {"rand_int16_2", DS_INT16, 3, {6, 5, 1}, {5, 1, 1}, 0, 30, 30, NULL, NULL, fc222_v,
         "[[[-145]\n"
         "  [-964]\n"
         "  [-630]\n"
@@ -3849,27 +3091,27 @@ static const fmt_case k_fmt_cases[] = {
         "  [-874]\n"
         "  [ 676]\n"
         "  [-771]]]"},
-    {"rand_int16_3", DS_INT16, 1, {2}, {1}, 0, 2, 2, fc223_idx, NULL, fc223_v,
+    {"rand_int16_3", DS_INT16, 1, {2}, {1}, 0, 2, 2, NULL, NULL, fc223_v,
         "[-18782 -15973]"},
-    {"rand_int16_4", DS_INT16, 2, {3, 4}, {4, 1}, 0, 12, 12, fc224_idx, NULL, fc224_v,
+    {"rand_int16_4", DS_INT16, 2, {3, 4}, {4, 1}, 0, 12, 12, NULL, NULL, fc224_v,
         "[[  1  -8  -6   8]\n"
         " [  1   9 -10  -2]\n"
         " [  5   7  -5   8]]"},
-    {"rand_int32_0", DS_INT32, 2, {3, 3}, {3, 1}, 0, 9, 9, fc225_idx, NULL, fc225_v,
+    {"rand_int32_0", DS_INT32, 2, {3, 3}, {3, 1}, 0, 9, 9, NULL, NULL, fc225_v,
         "[[-1723050223   529125597  1786120831]\n"
         " [  823439144  -464006358  -703424347]\n"
         " [  640918525   408158196 -1578575477]]"},
-    {"rand_int32_1", DS_INT32, 1, {6}, {1}, 0, 6, 6, fc226_idx, NULL, fc226_v,
+    {"rand_int32_1", DS_INT32, 1, {6}, {1}, 0, 6, 6, NULL, NULL, fc226_v,
         "[ -510686134  -212063436    11691147  1380086615 -1693967079 -1916158031]"},
-    {"rand_int32_2", DS_INT32, 2, {3, 2}, {2, 1}, 0, 6, 6, fc227_idx, NULL, fc227_v,
+    {"rand_int32_2", DS_INT32, 2, {3, 2}, {2, 1}, 0, 6, 6, NULL, NULL, fc227_v,
         "[[-361  -87]\n"
         " [ 704  459]\n"
         " [ 617 -149]]"},
-    {"rand_int32_3", DS_INT32, 3, {2, 1, 2}, {2, 2, 1}, 0, 4, 4, fc228_idx, NULL, fc228_v,
+    {"rand_int32_3", DS_INT32, 3, {2, 1, 2}, {2, 2, 1}, 0, 4, 4, NULL, NULL, fc228_v,
         "[[[10 -5]]\n"
         "\n"
         " [[-7 -7]]]"},
-    {"rand_int32_4", DS_INT32, 3, {6, 6, 2}, {12, 2, 1}, 0, 72, 72, fc229_idx, NULL, fc229_v,
+    {"rand_int32_4", DS_INT32, 3, {6, 6, 2}, {12, 2, 1}, 0, 72, 72, NULL, NULL, fc229_v,
         "[[[ -3  -7]\n"
         "  [  2  -4]\n"
         "  [ -1  -8]\n"
@@ -3911,7 +3153,7 @@ static const fmt_case k_fmt_cases[] = {
         "  [  0   2]\n"
         "  [  0  -5]\n"
         "  [  4   2]]]"},
-    {"rand_int64_0", DS_INT64, 3, {4, 3, 2}, {6, 2, 1}, 0, 24, 24, fc230_idx, NULL, fc230_v,
+    {"rand_int64_0", DS_INT64, 3, {4, 3, 2}, {6, 2, 1}, 0, 24, 24, NULL, NULL, fc230_v,
         "[[[ 959 -643]\n"
         "  [ 106  -57]\n"
         "  [ 602  390]]\n"
@@ -3927,7 +3169,7 @@ static const fmt_case k_fmt_cases[] = {
         " [[ 597   53]\n"
         "  [-489 -920]\n"
         "  [-550 -176]]]"},
-    {"rand_int64_1", DS_INT64, 3, {5, 5, 1}, {5, 1, 1}, 0, 25, 25, fc231_idx, NULL, fc231_v,
+    {"rand_int64_1", DS_INT64, 3, {5, 5, 1}, {5, 1, 1}, 0, 25, 25, NULL, NULL, fc231_v,
         "[[[ 7907795608396331515]\n"
         "  [ 2121849122717285008]\n"
         "  [-5665530223096424170]\n"
@@ -3957,13 +3199,13 @@ static const fmt_case k_fmt_cases[] = {
         "  [ 2471198973107235365]\n"
         "  [-2426604450278484188]\n"
         "  [-4667816185393626816]]]"},
-    {"rand_int64_2", DS_INT64, 2, {3, 5}, {5, 1}, 0, 15, 15, fc232_idx, NULL, fc232_v,
+    {"rand_int64_2", DS_INT64, 2, {3, 5}, {5, 1}, 0, 15, 15, NULL, NULL, fc232_v,
         "[[10 10 -7  4  3]\n"
         " [ 1  2  1  8 -9]\n"
         " [10 -8 -2 -3  8]]"},
-    {"rand_int64_3", DS_INT64, 1, {5}, {1}, 0, 5, 5, fc233_idx, NULL, fc233_v,
+    {"rand_int64_3", DS_INT64, 1, {5}, {1}, 0, 5, 5, NULL, NULL, fc233_v,
         "[ 4  6 -3 -2  2]"},
-    {"rand_int64_4", DS_INT64, 2, {3, 6}, {6, 1}, 0, 18, 18, fc234_idx, NULL, fc234_v,
+    {"rand_int64_4", DS_INT64, 2, {3, 6}, {6, 1}, 0, 18, 18, NULL, NULL, fc234_v,
         "[[ 3251298455855608957 -7236692340062065143 -4382611765333458032\n"
         "    651506174892517005  9081391393231740251 -4254082193495838002]\n"
         " [ 4319037290763823697  6970694978430710895  4576911298744808891\n"

@@ -31,7 +31,7 @@ static ds_status make_case(const fmt_case *c, ds_tensor **out) {
     if (!base) return ds_errorf(DS_ERR_NOMEM, "test: malloc");
     for (int64_t i = 0; i < c->nbase; i++) store_poison(c->dtype, base + i * es);
     for (int64_t k = 0; k < c->nvals; k++) {
-        char *p = base + c->idx[k] * (int64_t)es;
+        char *p = base + (c->idx ? c->idx[k] : k) * (int64_t)es;
         if (c->fvals) ds_dtype_store_double(c->dtype, p, c->fvals[k]);
         else ds_dtype_store_int(c->dtype, p, c->ivals[k]);
     }

@@ -13,8 +13,9 @@
 
 /* A new contiguous tensor holding `vals` converted to dt (vals NULL: 0, 1, 2, ...). */
 static ds_tensor *mk(ds_dtype dt, int nd, const int64_t *shape, const double *vals) {
+    static const int64_t scalar_shape[1] = {1};
     ds_tensor *t = NULL;
-    if (ds_tensor_new(dt, nd, shape, &t)) return NULL;
+    if (ds_tensor_new(dt, nd, shape ? shape : scalar_shape, &t)) return NULL;
     char *p = ds_tensor_data(t);
     for (int64_t i = 0; i < ds_tensor_numel(t); i++)
         ds_dtype_store_double(dt, p + i * (int64_t)ds_dtype_size(dt), vals ? vals[i] : (double)i);

@@ -282,6 +282,35 @@ def test_large_operands_match():
         np.testing.assert_allclose(f(Tensor(a).T, Tensor(a[:, :1].T)).asnumpy(), nf(a.T, a[:, :1].T), rtol=1e-6)
 
 
+@st.composite
+def long_operands(draw):
+    """Lengths that cross SIMD vector widths and tails, rows/columns broadcast, a transposed operand."""
+    n = draw(st.integers(1, 140))
+    kind = draw(st.sampled_from(["same", "scalar", "row", "col", "transposed"]))
+    m = draw(st.integers(1, 9))
+    return {"same": ((n,), (n,)), "scalar": ((n,), ()), "row": ((m, n), (n,)), "col": ((m, n), (m, 1)),
+            "transposed": ((n, m), (n, m))}[kind], kind == "transposed"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(sorted(ALL_OPS)), st.sampled_from(ORDER), st.sampled_from(ORDER), long_operands(),
+       st.integers(0, 2**32 - 1))
+def test_tensor_tensor_long_and_strided(op, da, db, operands, seed):
+    rng = np.random.default_rng(seed)
+    (sa, sb), transposed = operands
+    a = values(da, sa, rng, op)
+    b = values(db, sb, rng, op, rhs=True)
+    ta, tb = make_tensor(a, da), make_tensor(b, db)
+    if transposed:
+        ta = make_tensor(np.ascontiguousarray(a.T), da).T
+    dts = compute_and_result_dtype(op, da, db)
+    if dts is None:
+        with pytest.raises(TypeError):
+            ALL_OPS[op][0](ta, tb)
+        return
+    check(ALL_OPS[op][0](ta, tb), reference(op, ta.asnumpy(), tb.asnumpy(), *dts), dts[1])
+
+
 # ---------------------------------------------------------------------------- tensor op scalar, reflected
 scalars = st.one_of(st.integers(-5, 5), st.sampled_from([0.5, -1.25, 2.5, 3.0, -0.75]), st.booleans())
 

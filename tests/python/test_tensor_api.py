@@ -95,6 +95,9 @@ class TestConstruction:
             ([1, 2.5], ms.float32),  # mixed ints and floats: float32
             ((1.0, 2.0), ms.float32),  # tuples like lists
             ([(1, 2), (3, 4)], ms.int64),
+            ((1, 2, 3), ms.int64),
+            (((1, 2),), ms.int64),
+            (((True, False), (False, False)), ms.bool_),
         ],
     )
     def test_from_nested_sequences(self, data, dtype):
@@ -328,7 +331,7 @@ class TestDeclared:
             np.from_dlpack(t)
 
     @pytest.mark.parametrize("expr", ["t + 1", "t * t", "-t", "t @ t", "t == 1", "t.sum()",
-                                      "ms.ops.exp(t)", "t.reshape(-1)", "list(t)"])
+                                      "ms.ops.exp(t)", "t.reshape(-1)"])
     @pytest.mark.parametrize("shape", ["[None, 3]", "[2, 3]"])
     def test_ops_on_declared_raise_not_crash(self, expr, shape):
         # run in a subprocess: an op that reads a declared tensor's (absent) data would crash the process
@@ -350,6 +353,10 @@ class TestDeclared:
         assert len(Tensor(shape=[2, 3], dtype=ms.float32)) == 2
         with pytest.raises((TypeError, ValueError), match="unknown|declared"):
             len(Tensor(shape=[None, 3], dtype=ms.float32))
+
+    def test_iterating_declared_with_unknown_dim(self):
+        with pytest.raises((TypeError, ValueError), match="unknown|declared"):
+            list(Tensor(shape=[None, 3], dtype=ms.float32))
 
 
 # ============================================================================ properties
@@ -688,15 +695,31 @@ class TestDLPack:
         np.testing.assert_array_equal(t.asnumpy(), v)
         assert np.shares_memory(t.asnumpy(), a)
 
-    def test_writes_visible_both_ways(self):
-        t = Tensor(np.zeros(3, dtype=np.float32))
-        a = np.from_dlpack(t)
-        a[1] = 5.0
-        assert t[1].item() == 5.0
+    def test_writes_through_imported_numpy_array(self):
         b = np.zeros(3, dtype=np.float32)
         u = ms.from_dlpack(b)
         u[2] = 3.0
         assert b[2] == 3.0
+        b[0] = 1.0
+        assert u[0].item() == 1.0
+
+    def test_exported_array_is_writable(self):
+        """NumPy asks for a versioned (DLPack 1.0) capsule, __dlpack__(max_version=(1, 0)); an unversioned
+        capsule cannot say "writable", so NumPy marks the array read-only."""
+        t = Tensor(np.zeros(3, dtype=np.float32))
+        a = np.from_dlpack(t)
+        assert a.flags.writeable
+        a[1] = 5.0
+        assert t[1].item() == 5.0
+        t[2] = 4.0
+        assert a[2] == 4.0
+
+    def test_versioned_capsule(self):
+        t = Tensor(np.zeros(3, dtype=np.float32))
+        cap = t.__dlpack__(max_version=(1, 0))
+        assert "dltensor_versioned" in repr(cap)
+        cap = t.__dlpack__()  # no max_version: the legacy capsule
+        assert '"dltensor"' in repr(cap)
 
     def test_round_trip(self):
         t = Tensor(np.arange(6, dtype=np.float64).reshape(2, 3))

@@ -84,14 +84,16 @@ def _number(op, name, v):
             raise ValueError(f"{op}(): argument '{name}' must be a number or a one-element Tensor, "
                              f"got a Tensor of shape {v.shape}")
         return v.item()
-    try:
-        return operator.index(v)
-    except TypeError:
-        pass
-    try:
-        return _pyfloat(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"{op}(): argument '{name}' must be a number, got {_tname(v)}") from None
+    if not isinstance(v, (str, bytes)):
+        try:
+            return operator.index(v)
+        except TypeError:
+            pass
+        try:
+            return _pyfloat(v)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"{op}(): argument '{name}' must be a number, got {_tname(v)}")
 
 
 def _ints(op, name, v, allow_int=True):
@@ -131,11 +133,18 @@ def _shape(op, name, v):
     return s
 
 
-def _axes(op, name, v):
-    """A reduction axis argument: None (all), an int, or a tuple / list of ints (empty means all)."""
+def _axes(op, name, v, ndim=None):
+    """A reduction axis argument: None (all), an int, or a tuple / list of ints (empty means all). With
+    ndim, each axis is checked to lie in [-ndim, ndim) (a 0-d tensor accepts 0 and -1)."""
     if v is None:
         return None
     a = _ints(op, name, v)
+    if ndim is not None:
+        lim = _pymax(ndim, 1)
+        for x in a:
+            if not -lim <= x < lim:
+                raise ValueError(f"{op}(): argument '{name}' = {x} is out of range for a {ndim}-dim tensor "
+                                 f"(expected [{-lim}, {lim - 1}])")
     return a if a else None
 
 
@@ -632,8 +641,8 @@ def nonzero(input, as_tuple=False):
     r = _op["nonzero"](input)
     if not _bool("nonzero", "as_tuple", as_tuple):
         return r
-    if input.ndim == 0:
-        return (_op["reshape"](r, (-1,)),) if r.shape[0] else (_op["full"]((0,), 0, _dt.int64),)
+    if input.ndim == 0:  # as for a 1-element 1-d tensor: ([0],) or ([],)
+        return (_op["full"]((r.shape[0],), 0, _dt.int64),)
     cols = _split_sizes(r, [1] * input.ndim, 1)
     return tuple(_op["reshape"](c, (-1,)) for c in cols)
 
@@ -709,14 +718,16 @@ def _range_number(op, name, v):
         raise TypeError(f"{op}(): argument '{name}' must be an int or a float, got bool")
     if isinstance(v, _pyfloat):
         return v, True
-    try:
-        return operator.index(v), False
-    except TypeError:
-        pass
-    try:
-        return _pyfloat(v), True
-    except (TypeError, ValueError):
-        raise TypeError(f"{op}(): argument '{name}' must be an int or a float, got {_tname(v)}") from None
+    if not isinstance(v, (str, bytes)):
+        try:
+            return operator.index(v), False
+        except TypeError:
+            pass
+        try:
+            return _pyfloat(v), True
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"{op}(): argument '{name}' must be an int or a float, got {_tname(v)}")
 
 
 @_export
@@ -767,7 +778,7 @@ def eye(n, m=None, dtype=None):
 # ------------------------------------------------------------------------------------- reductions
 def _reduce(name, opname, input, axis, keepdims, argname="axis", kwname="keepdims"):
     _tensor(name, "input", input)
-    ax = _axes(name, argname, axis)
+    ax = _axes(name, argname, axis, input.ndim)
     return _op[opname](input, ax, _bool(name, kwname, keepdims))
 
 
@@ -779,7 +790,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     dt = _dtype("sum", "dtype", dtype)
     if dt is not None and dt != input.dtype:
         input = _op["cast"](input, dt)
-    r = _op["sum"](input, _axes("sum", "dim", dim), _bool("sum", "keepdim", keepdim))
+    r = _op["sum"](input, _axes("sum", "dim", dim, input.ndim), _bool("sum", "keepdim", keepdim))
     if dt is not None and r.dtype != dt:
         r = _op["cast"](r, dt)
     return r
@@ -799,22 +810,20 @@ def prod(input, axis=None, keep_dims=False):
 
 def _extreme(name, opname, cmp, input, axis, keepdims, initial, where):
     _tensor(name, "input", input)
-    ax = _axes(name, "axis", axis)
+    ax = _axes(name, "axis", axis, input.ndim)
     kd = _bool(name, "keepdims", keepdims)
     if where is not None:
         _tensor(name, "where", where)
         if initial is None:
             raise ValueError(f"{name}(): argument 'initial' must be given together with 'where'")
         input = _op["where"](where, input, _number(name, "initial", initial))
-    if initial is None and input.size == 0:
-        raise ValueError(f"{name}(): the input is empty (shape {input.shape}) and no 'initial' is given")
-    if initial is not None and input.size == 0:
-        shape = _reduced_shape(input.shape, ax, kd)
-        return _op["full"](shape, _number(name, "initial", initial), input.dtype)
+    if initial is None:
+        return _op[opname](input, ax, kd)
+    init = _number(name, "initial", initial)
+    if input.size == 0:
+        return _op["full"](_reduced_shape(input.shape, ax, kd), init, input.dtype)
     r = _op[opname](input, ax, kd)
-    if initial is not None:
-        r = _op["cast"](_op[cmp](r, _number(name, "initial", initial)), r.dtype)
-    return r
+    return _op["cast"](_op[cmp](r, init), r.dtype)
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -871,8 +880,6 @@ def min(input, axis=None, keepdims=False, *, initial=None, where=None):
 def _arg(name, opname, input, axis, keepdims, argname, kwname):
     _tensor(name, "input", input)
     kd = _bool(name, kwname, keepdims)
-    if input.size == 0:
-        raise ValueError(f"{name}(): the input is empty (shape {input.shape})")
     if axis is None:
         return _op[opname](input, None, False)
     ax = _axis(name, argname, axis, _pymax(input.ndim, 1))
@@ -919,14 +926,16 @@ def _ddof(name, ddof):
 def var(input, axis=None, ddof=0, keepdims=False):
     """var(input, axis=None, ddof=0, keepdims=False): variance, divisor N - ddof (ddof=True means 1)."""
     _tensor("var", "input", input)
-    return _op["var"](input, _axes("var", "axis", axis), _bool("var", "keepdims", keepdims), _ddof("var", ddof))
+    ax = _axes("var", "axis", axis, input.ndim)
+    return _op["var"](input, ax, _bool("var", "keepdims", keepdims), _ddof("var", ddof))
 
 
 @_export
 def std(input, axis=None, ddof=0, keepdims=False):
     """std(input, axis=None, ddof=0, keepdims=False): standard deviation, divisor N - ddof."""
     _tensor("std", "input", input)
-    return _op["std"](input, _axes("std", "axis", axis), _bool("std", "keepdims", keepdims), _ddof("std", ddof))
+    ax = _axes("std", "axis", axis, input.ndim)
+    return _op["std"](input, ax, _bool("std", "keepdims", keepdims), _ddof("std", ddof))
 
 
 # ------------------------------------------------------------------------------------- elementwise
@@ -1224,7 +1233,7 @@ class _Reduce(_Prim):
     def __call__(self, x, axis=()):
         name = type(self).__name__
         _tensor(name, "x", x)
-        return _op[self._opname](x, _axes(name, "axis", axis), self.keep_dims)
+        return _op[self._opname](x, _axes(name, "axis", axis, x.ndim), self.keep_dims)
 
 
 @_prim
@@ -1291,8 +1300,6 @@ class _ArgPrim(_Prim):
     def __call__(self, x):
         name = type(self).__name__
         _tensor(name, "x", x)
-        if x.size == 0:
-            raise ValueError(f"{name}(): the input is empty (shape {x.shape})")
         if x.ndim == 0:
             return _op["full"]((), 0, self.output_type)
         ax = _axis(name, "axis", self.axis, x.ndim)
@@ -1321,8 +1328,6 @@ class _ArgWithValue(_Prim):
     def __call__(self, x):
         name = type(self).__name__
         _tensor(name, "x", x)
-        if x.size == 0:
-            raise ValueError(f"{name}(): the input is empty (shape {x.shape})")
         if x.ndim == 0:
             return _op["full"]((), 0, _dt.int32), x
         ax = _axis(name, "axis", self.axis, x.ndim)
