@@ -223,6 +223,113 @@ ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_at
 ds_status ds_op_run1(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs,
                      ds_tensor **out);
 
+/* ---------------------------------------------------------------- graph IR
+ * A graph is a list of nodes in program order over SSA values. A value has a dtype and a shape whose
+ * dims are known (>= 0), unknown (DS_DIM_UNKNOWN) or symbolic (DS_DIM_SYM(k), k from ds_graph_symbol).
+ * Nodes are ops of the op table or structural (constants, If, While, Call, print, assign, host
+ * callbacks). Side effects are ordered by a state token threaded through effectful nodes by the builder.
+ * Graphs are refcounted; nodes and values belong to their graph (never freed one by one). */
+typedef struct ds_graph ds_graph;
+typedef struct ds_node ds_node;
+typedef struct ds_value ds_value;
+
+#define DS_DIM_UNKNOWN ((int64_t)-1)
+#define DS_DIM_SYM(k) ((int64_t)(-2 - (int64_t)(k)))
+#define DS_DIM_IS_SYM(d) ((d) <= -2)
+#define DS_DIM_SYM_INDEX(d) ((int)(-2 - (d)))
+
+typedef enum ds_node_kind {
+    DS_NODE_OP,       /* an op of the op table */
+    DS_NODE_CONST,    /* a constant tensor */
+    DS_NODE_IF,       /* subgraphs [then, else]; input 0 is the condition, the rest go to both branches */
+    DS_NODE_WHILE,    /* subgraphs [cond, body]; inputs are the initial loop-carried values */
+    DS_NODE_CALL,     /* subgraphs [callee] */
+    DS_NODE_PRINT,    /* prints its inputs at run time (effect) */
+    DS_NODE_ASSIGN,   /* writes input 1 into graph parameter input 0, in place (effect) */
+    DS_NODE_CALLBACK, /* calls a host function (effect) */
+    DS_NODE_KIND_COUNT
+} ds_node_kind;
+
+/* A host function for DS_NODE_CALLBACK: reads `in`, writes `out` (preallocated to the declared types). */
+typedef ds_status (*ds_host_fn)(void *ctx, int n_in, ds_tensor *const *in, int n_out, ds_tensor *const *out);
+
+/* A new empty graph; release with ds_graph_release. */
+ds_status ds_graph_new(const char *name, ds_graph **out);
+ds_graph *ds_graph_retain(ds_graph *g);
+void ds_graph_release(ds_graph *g);
+const char *ds_graph_name(const ds_graph *g);
+/* The symbolic dim named `name` (created on first use), for parameter shapes. */
+ds_status ds_graph_symbol(ds_graph *g, const char *name, int64_t *dim);
+/* Source location given to the nodes added after this call (file is copied). line 0 = none. */
+void ds_graph_set_loc(ds_graph *g, const char *file, int line, int col);
+
+/* Adds a graph parameter (an input). `weight` marks a trainable parameter that ASSIGN may update. */
+ds_status ds_graph_add_param(ds_graph *g, const char *name, ds_dtype dt, int ndim, const int64_t *dims,
+                             bool weight, ds_value **out);
+/* Adds a constant (the graph keeps a reference to `value`). */
+ds_status ds_graph_add_const(ds_graph *g, ds_tensor *value, ds_value **out);
+/* Adds an op node; runs the op's shape/dtype inference (errors carry the node's source location).
+ * `attrs` as for ds_op_run (copied). Fills out[0..*n_out). */
+ds_status ds_graph_add_op(ds_graph *g, ds_op_id op, int n_in, ds_value *const *in, const ds_attr *attrs,
+                          int max_out, ds_value **out, int *n_out);
+/* Shorthand for single-output ops. */
+ds_status ds_graph_add_op1(ds_graph *g, ds_op_id op, int n_in, ds_value *const *in, const ds_attr *attrs,
+                           ds_value **out);
+/* If(cond) then_g(args) else else_g(args): both branches take `args` as parameters and must return
+ * outputs of the same dtypes and shapes. */
+ds_status ds_graph_add_if(ds_graph *g, ds_value *cond, ds_graph *then_g, ds_graph *else_g, int n_args,
+                          ds_value *const *args, int max_out, ds_value **out, int *n_out);
+/* While cond_g(vals) -> bool scalar: vals = body_g(vals). Loop-carried values keep dtype and shape. */
+ds_status ds_graph_add_while(ds_graph *g, ds_graph *cond_g, ds_graph *body_g, int n_vals,
+                             ds_value *const *init, ds_value **out);
+/* Calls `callee` with `args`. */
+ds_status ds_graph_add_call(ds_graph *g, ds_graph *callee, int n_args, ds_value *const *args, int max_out,
+                            ds_value **out, int *n_out);
+/* Prints `prefix` then the values at run time, in program order. */
+ds_status ds_graph_add_print(ds_graph *g, const char *prefix, int n, ds_value *const *vals);
+/* Writes `value` into the weight parameter `param` in place, in program order. */
+ds_status ds_graph_add_assign(ds_graph *g, ds_value *param, ds_value *value);
+/* Calls fn(ctx, ...) at run time in program order; outputs have the given dtypes and shapes. `name` is
+ * for printing. The callback pointer is not saved by ds_graph_save. */
+ds_status ds_graph_add_callback(ds_graph *g, const char *name, ds_host_fn fn, void *ctx, int n_in,
+                                ds_value *const *in, int n_out, const ds_dtype *out_dtypes,
+                                const int *out_ndims, const int64_t *const *out_dims, ds_value **out);
+/* Sets the graph's outputs (closes it for building). */
+ds_status ds_graph_set_outputs(ds_graph *g, int n, ds_value *const *vals);
+
+int ds_graph_num_params(const ds_graph *g);
+ds_value *ds_graph_param(const ds_graph *g, int i);
+int ds_graph_num_outputs(const ds_graph *g);
+ds_value *ds_graph_output(const ds_graph *g, int i);
+int ds_graph_num_nodes(const ds_graph *g);
+ds_node *ds_graph_node(const ds_graph *g, int i);
+
+ds_dtype ds_value_dtype(const ds_value *v);
+int ds_value_ndim(const ds_value *v);
+const int64_t *ds_value_dims(const ds_value *v);
+
+/* Checks the graph's invariants (SSA, types agree with inference, effects ordered, subgraphs
+ * well-formed); DS_ERR_INTERNAL with a message naming the node otherwise. */
+ds_status ds_graph_verify(const ds_graph *g);
+/* The graph as readable text (types, shapes, source lines); free with ds_free. */
+ds_status ds_graph_print(const ds_graph *g, char **out);
+/* Parses text in the format ds_graph_print writes. */
+ds_status ds_graph_parse(const char *text, ds_graph **out);
+/* Versioned binary format with constants: to/from a memory buffer (free with ds_free) or a file.
+ * Loading refuses malformed input with DS_ERR_VALUE and never crashes. */
+ds_status ds_graph_save_buffer(const ds_graph *g, void **data, size_t *size);
+ds_status ds_graph_load_buffer(const void *data, size_t size, ds_graph **out);
+ds_status ds_graph_save(const ds_graph *g, const char *path);
+ds_status ds_graph_load(const char *path, ds_graph **out);
+
+/* Where print nodes write (default: stdout). The Python binding routes it to sys.stdout. */
+void ds_set_print_hook(void (*fn)(void *ctx, const char *text), void *ctx);
+
+/* Reference interpreter: runs the graph node by node with eager ops (for tests and as the oracle
+ * of the optimizing executor). inputs[i] binds param i; outputs get new references. */
+ds_status ds_graph_eval(const ds_graph *g, int n_in, ds_tensor *const *inputs, int max_out,
+                        ds_tensor **outputs, int *n_out);
+
 /* ---------------------------------------------------------------- runtime */
 /* Seeds the global random generator used by the RANDOM ops. */
 void ds_random_seed(uint64_t seed);

@@ -6,31 +6,6 @@
 #include "base/status.h"
 #include "ops/op.h"
 
-static const char *const k_attr_kind_name[DS_ATTR_KIND_COUNT] = {"None", "bool", "int", "float", "ints", "dtype"};
-
-/* Fills `full` with the given attrs converted to the schema's kinds, or the defaults. */
-static ds_status fill_attrs(const op_entry *e, const ds_attr *attrs, ds_attr *full) {
-    for (int i = 0; i < e->info.n_attrs; i++) {
-        ds_attr a = attrs ? attrs[i] : (ds_attr){.kind = DS_ATTR_NONE};
-        ds_attr_kind want = e->kinds[i];
-        if (a.kind == DS_ATTR_NONE) {
-            if (e->required[i])
-                return ds_errorf(DS_ERR_VALUE, "missing required attribute '%s'", e->names[i]);
-            a = e->defaults[i];
-        } else if (a.kind != want) {
-            if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = (double)a.v.i};
-            else if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = a.v.b};
-            else if (want == DS_ATTR_INT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_INT, .v.i = a.v.b};
-            else if (want == DS_ATTR_BOOL && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_BOOL, .v.b = a.v.i != 0};
-            else
-                return ds_errorf(DS_ERR_DTYPE, "attribute '%s' must be %s, got %s", e->names[i],
-                                 k_attr_kind_name[want], k_attr_kind_name[a.kind]);
-        }
-        full[i] = a;
-    }
-    return DS_OK;
-}
-
 #define DS_STACK_INPUTS 16
 
 ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs,
@@ -62,7 +37,7 @@ ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_at
         }
         ds_meta_of(t, &in_meta[i]);
     }
-    DS_TRY(fill_attrs(e, attrs, full));
+    DS_TRY(ds_op_fill_attrs(e, attrs, full));
     int inferred = 0;
     DS_TRY(e->impl.infer(op, n_in, in_meta, full, out_meta, &inferred));
     if (inferred > max_out) {

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct ew_isa {
@@ -47,7 +48,16 @@ static void use_isa(const ew_isa *isa) {
     g_level = isa->name;
 }
 
+/* Picks the widest supported variant, or the one named by the environment variable DS_SIMD
+ * ("generic", "avx2", "avx512") when the CPU supports it (for debugging and tests). */
 static void init_best(void) {
+    const char *want = getenv("DS_SIMD");
+    if (want)
+        for (int i = 0; i < EW_NISA; i++)
+            if (!strcmp(k_isas[i].name, want) && isa_supported(want)) {
+                use_isa(&k_isas[i]);
+                return;
+            }
     for (int i = 0; i < EW_NISA; i++)
         if (isa_supported(k_isas[i].name)) {
             use_isa(&k_isas[i]);

@@ -48,8 +48,8 @@ typedef struct ds_clip_bounds {
  * truncated toward zero and saturated to the dtype's range. */
 ds_loop_fn ds_kernel_clip(ds_dtype dt);
 
-/* Test support: uses the kernels compiled for `isa` ("generic", "avx2", "avx512"; NULL = the best
- * the CPU supports) from now on. Returns false (and changes nothing) if the CPU cannot run them or
+/* Test support: uses the kernels compiled for `isa` ("generic", "avx2", "avx512"; NULL = the default:
+ * the best the CPU supports, or the one the environment variable DS_SIMD names) from now on. Returns false (and changes nothing) if the CPU cannot run them or
  * they are not built. Not thread-safe: call only while no kernels run. */
 bool ds_kernel_set_isa(const char *isa);
 

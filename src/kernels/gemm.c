@@ -264,7 +264,8 @@ static void gemm_tasks(void *ctx, int64_t t0, int64_t t1) {
     size_t es = ty->es;
     int mr = kn->mr, nr = kn->nr;
     int64_t kcb = imin(kn->kc, j->k), mcb = imin(kn->mc, j->rows_t);
-    size_t a_bytes = (size_t)(round_up(mcb, mr) * kcb) * es;
+    /* the B panels are read with aligned vector loads: keep them on a 64-byte boundary */
+    size_t a_bytes = (size_t)round_up((int64_t)((size_t)(round_up(mcb, mr) * kcb) * es), 64);
     size_t b_bytes = (size_t)(round_up(j->cols_t, nr) * kcb) * es;
     char *buf = (char *)ds_malloc(a_bytes + b_bytes + (size_t)mr * nr * es);
     if (!buf) {

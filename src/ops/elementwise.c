@@ -72,10 +72,14 @@ static ds_status binary_compute_dtype(ds_op_id op, ds_dtype a, ds_dtype b, ds_dt
 
 /* NumPy broadcast of metadata shapes, where -1 (unknown) broadcasts like a free dim. */
 static ds_status broadcast_meta(int na, const int64_t *a, int nb, const int64_t *b, int *nd, int64_t *out) {
-    if (na == nb && !memcmp(a, b, sizeof(int64_t) * (size_t)na)) { /* the common case */
-        memcpy(out, a, sizeof(int64_t) * (size_t)na);
-        *nd = na;
-        return DS_OK;
+    if (na == nb) { /* the common case: equal shapes */
+        int i = 0;
+        while (i < na && a[i] == b[i]) i++;
+        if (i == na) {
+            for (i = 0; i < na; i++) out[i] = a[i];
+            *nd = na;
+            return DS_OK;
+        }
     }
     int n = na > nb ? na : nb;
     for (int i = 0; i < n; i++) {

@@ -67,6 +67,10 @@ typedef struct op_entry {
 /* The registry entry of a valid op id (the registry is built on first use). */
 const op_entry *ds_op_entry_get(ds_op_id op);
 
+/* Fills `full` (n_attrs entries) with `attrs` converted to the schema's kinds, or the defaults;
+ * a missing required attribute or a kind that does not convert is an error. attrs may be NULL. */
+ds_status ds_op_fill_attrs(const op_entry *e, const ds_attr *attrs, ds_attr *full);
+
 /* Meta of a tensor. */
 void ds_meta_of(const ds_tensor *t, ds_meta *m);
 /* Attribute readers for impls (the dispatcher guarantees kinds match the schema or are NONE). */

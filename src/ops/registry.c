@@ -1,5 +1,6 @@
 /* The op registry, expanded from include/dynastat_ops.def: per op its info, attribute schema and impl. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ static void parse_schema(op_entry *e) {
         DS_ASSERT(colon);
         *colon = '\0';
         if (eq) *eq = '\0';
-        strncpy(e->names[n], buf, sizeof e->names[n] - 1);
+        snprintf(e->names[n], sizeof e->names[n], "%s", buf);
         const char *type = colon + 1, *def = eq ? eq + 1 : NULL;
         ds_attr_kind k = !strcmp(type, "bool")    ? DS_ATTR_BOOL
                          : !strcmp(type, "int")   ? DS_ATTR_INT
@@ -115,3 +116,26 @@ void ds_meta_of(const ds_tensor *t, ds_meta *m) {
     memcpy(m->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
 }
 
+static const char *const k_attr_kind_name[DS_ATTR_KIND_COUNT] = {"None", "bool", "int", "float", "ints", "dtype"};
+
+ds_status ds_op_fill_attrs(const op_entry *e, const ds_attr *attrs, ds_attr *full) {
+    for (int i = 0; i < e->info.n_attrs; i++) {
+        ds_attr a = attrs ? attrs[i] : (ds_attr){.kind = DS_ATTR_NONE};
+        ds_attr_kind want = e->kinds[i];
+        if (a.kind == DS_ATTR_NONE) {
+            if (e->required[i])
+                return ds_errorf(DS_ERR_VALUE, "missing required attribute '%s'", e->names[i]);
+            a = e->defaults[i];
+        } else if (a.kind != want) {
+            if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = (double)a.v.i};
+            else if (want == DS_ATTR_FLOAT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_FLOAT, .v.f = a.v.b};
+            else if (want == DS_ATTR_INT && a.kind == DS_ATTR_BOOL) a = (ds_attr){.kind = DS_ATTR_INT, .v.i = a.v.b};
+            else if (want == DS_ATTR_BOOL && a.kind == DS_ATTR_INT) a = (ds_attr){.kind = DS_ATTR_BOOL, .v.b = a.v.i != 0};
+            else
+                return ds_errorf(DS_ERR_DTYPE, "attribute '%s' must be %s, got %s", e->names[i],
+                                 k_attr_kind_name[want], k_attr_kind_name[a.kind]);
+        }
+        full[i] = a;
+    }
+    return DS_OK;
+}

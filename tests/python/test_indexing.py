@@ -414,6 +414,19 @@ def test_zero_d_bool_tensor_index():
     check_same(t[Tensor(False)], a[np.False_])
 
 
+def test_zero_d_bool_tensor_setitem():
+    """x[cond] = v with a 0-d condition writes everything or nothing (NumPy's a[np.False_] = v writes nothing)."""
+    a = base((2, 3))
+    t = Tensor(a)
+    t[Tensor(False)] = 0.0
+    check_same(t, a)
+    x = Tensor(np.arange(3, dtype=np.float32))
+    x[x.sum() > 100] = -1.0
+    check_same(x, np.arange(3, dtype=np.float32))
+    x[x.sum() > 0] = -1.0
+    check_same(x, np.full(3, -1.0, np.float32))
+
+
 def test_empty_integer_list_index():
     a = base((3, 4))
     t = Tensor(a)

@@ -423,6 +423,12 @@ def test_python_lists_as_operands():
     np.testing.assert_array_equal((t < [2, 2, 2]).asnumpy(), [True, False, False])
 
 
+def test_python_tuples_as_operands():
+    t = Tensor([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal((t + (1.0, 2.0, 3.0)).asnumpy(), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(((1, 1, 2) * t).asnumpy(), [1.0, 2.0, 6.0])
+
+
 def test_tensor_subclass_results():
     class Sub(Tensor):
         pass

@@ -325,3 +325,58 @@ def test_reduce_sum_skip_mode():
     assert ops.ReduceSum(skip_mode=True)(x) is x
     check(ops.ReduceSum(skip_mode=True)(x, 1), [3, 3], "float32")
     check(ops.ReduceSum(True)(x, [0]), [[2, 2, 2]], "float32")
+
+
+# ------------------------------------------------------------------------------------- larger inputs
+LARGE_SHAPES = [(70001,), (257, 33), (3, 1000, 7), (64, 2, 129)]
+
+
+@pytest.mark.parametrize("shape", LARGE_SHAPES)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int32", "int8", "bool", "bfloat16"])
+def test_reductions_large(shape, dtype):
+    rng = np.random.default_rng(len(shape) * 100 + ORDER.index(dtype))
+    if dtype == "bool":
+        a = rng.random(shape) < 0.5
+    elif dtype in INTS:
+        a = rng.integers(-50, 51, shape).astype(dtype)
+    elif dtype == "bfloat16":
+        a = (rng.integers(-64, 65, shape) / 4).astype(np.float32)
+    else:
+        a = rng.uniform(-10, 10, shape).astype(dtype)
+    t = Tensor(a, msdt(dtype)) if dtype == "bfloat16" else Tensor(a)
+    nd = a.ndim
+    axes = [None, 0, nd - 1] + ([(0, nd - 1), 1] if nd >= 2 else [])
+    views = [(t, a)]
+    if nd >= 2:  # a transposed view: the reduction must follow logical, not memory, order
+        views.append((ops.swapaxes(t, 0, nd - 1), np.swapaxes(a, 0, nd - 1)))
+    for tv, av in views:
+        af = av.astype(np.float64)
+        for ax in axes:
+            sdt = _sum_dtype(dtype)
+            r = ops.sum(tv, ax)
+            if sdt == "int64":
+                check(r, np.sum(av.astype(np.int64), axis=ax), "int64")
+            else:
+                _check_accum(r, np.sum(af, axis=ax), np.sum(np.abs(af), axis=ax), sdt)
+            _check_accum(ops.mean(tv, ax), np.mean(af, axis=ax), np.mean(np.abs(af), axis=ax), _mean_dtype(dtype))
+            check(ops.amax(tv, ax), np.max(av, axis=ax), dtype)
+            check(ops.amin(tv, ax), np.min(av, axis=ax), dtype)
+            check(ops.any(tv, ax), np.any(av != 0, axis=ax), "bool")
+            check(ops.all(tv, ax), np.all(av != 0, axis=ax), "bool")
+            v = ops.var(tv, ax, ddof=1)
+            _check_accum(v, np.var(af, axis=ax, ddof=1), np.full(np.shape(np.var(af, axis=ax)), 400.0),
+                         _mean_dtype(dtype))
+            if ax is None or isinstance(ax, int):
+                if ax is None and not tv.is_contiguous():
+                    continue  # test_flat_argmax_of_strided_input
+                check(ops.argmax(tv, ax), np.argmax(av, axis=ax), "int64")
+                check(ops.argmin(tv, ax), np.argmin(av, axis=ax), "int64")
+
+
+def test_float32_sum_accuracy():
+    """Float sums accumulate in double: a long float32 sum is correctly rounded, unlike naive float32."""
+    a = np.full(1_000_001, 0.1, np.float32)
+    r = ops.sum(Tensor(a)).asnumpy()
+    assert r == np.float32(np.sum(a.astype(np.float64)))
+    h = np.full(100_000, 0.1, np.float16)
+    check(ops.sum(Tensor(h)), np.float16(np.sum(h.astype(np.float64))), "float16")

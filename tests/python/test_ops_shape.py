@@ -521,8 +521,8 @@ def test_gather_elements_errors():
 def test_one_hot(data):
     ishape = data.draw(shapes(0, 3, max_side=4))
     depth = data.draw(st.integers(0, 5))
-    idx = data.draw(hnp.arrays(np.dtype(data.draw(st.sampled_from(["int32", "int64", "uint8"]))), ishape,
-                               elements=st.integers(0, depth + 1)))
+    idt = data.draw(st.sampled_from(["int32", "int64", "uint8"]))
+    idx = data.draw(hnp.arrays(np.dtype(idt), ishape, elements=st.integers(0 if idt == "uint8" else -2, depth + 1)))
     axis = data.draw(st.integers(-1, len(ishape)))
     on_dt = data.draw(st.sampled_from(["float32", "float16", "int32", "int64", "float64"]))
     on, off = np.array(3, on_dt), np.array(-1, on_dt)
@@ -598,3 +598,36 @@ def test_shape_rank_size_primitives():
     assert ops.Size()(x) == 24
     with pytest.raises(TypeError, match=r"Shape\(\): argument 'x' must be a Tensor"):
         ops.Shape()([1, 2])
+
+
+# ------------------------------------------------------------------------------------- larger inputs
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int8", "int64", "bool"])
+def test_shape_ops_large(dtype):
+    rng = np.random.default_rng(ORDER.index(dtype))
+    a = (rng.random((37, 65, 9)) < 0.5) if dtype == "bool" else rng.integers(-100, 100, (37, 65, 9)).astype(dtype)
+    t = Tensor(a)
+    tt = ops.transpose(t, (2, 0, 1))
+    at = np.transpose(a, (2, 0, 1))
+    _same(ops.reshape(tt, (9, -1)), at.reshape(9, -1), dtype)
+    _same(ops.flatten(tt, start_dim=0), at.reshape(-1), dtype)
+    _same(ops.concat([tt, tt[:, ::2]], 1), np.concatenate([at, at[:, ::2]], 1), dtype)
+    _same(ops.stack([tt, tt], -1), np.stack([at, at], -1), dtype)
+    for p, e in zip(ops.split(tt, 10, 2), np.split(at, range(10, 65, 10), 2)):
+        _same(p, e, dtype)
+    _same(ops.tile(tt[:, :5], (2, 1, 3)), np.tile(at[:, :5], (2, 1, 3)), dtype)
+    _same(ops.pad(tt, (3, 1, 0, 2)), np.pad(at, ((0, 0), (0, 2), (3, 1))), dtype)
+    idx = rng.integers(-37, 37, (50, 3))
+    _same(ops.gather(tt, Tensor(idx), 1), np.take(at, idx, axis=1), dtype)
+    ix = rng.integers(0, 37, (9, 20, 65))
+    _same(ops.gather_elements(tt, 1, Tensor(ix)), np.take_along_axis(at, ix, 1), dtype)
+    m = rng.random(at.shape) < 0.3
+    _same(ops.masked_select(tt, Tensor(m)), at[m], dtype)
+    _same(ops.nonzero(tt), np.argwhere(at), "int64")
+    _same(ops.broadcast_to(tt[:, :1], (9, 37, 65)), np.broadcast_to(at[:, :1], (9, 37, 65)), dtype)
+
+
+def test_concat_stack_many_inputs():
+    parts = [np.full((2, i % 3 + 1), i, np.int16) for i in range(40)]
+    _same(ops.concat([Tensor(p) for p in parts], 1), np.concatenate(parts, 1), "int16")
+    same = [np.full((2, 3), i, np.float32) for i in range(40)]
+    _same(ops.stack([Tensor(p).T for p in same], 1), np.stack([p.T for p in same], 1), "float32")

@@ -99,6 +99,7 @@ class TestConstruction:
             (((1, 2),), ms.int64),
             (((True, False), (False, False)), ms.bool_),
         ],
+        ids=lambda x: repr(x).replace(" ", "") if not isinstance(x, ms.dtype) else x.name,
     )
     def test_from_nested_sequences(self, data, dtype):
         t = Tensor(data)
@@ -581,6 +582,21 @@ class TestFromNumpy:
         t = ms.from_numpy(a)  # reading is fine
         np.testing.assert_array_equal(t.asnumpy(), a)
 
+    def test_readonly_memory_is_not_written(self):
+        """A tensor over read-only memory (here an immutable bytes object) must not write it: either the
+        write raises, or from_numpy copied."""
+        buf = bytes(16)
+        t = ms.from_numpy(np.frombuffer(buf, dtype=np.float32))
+        try:
+            t[0] = 1.0
+        except (ValueError, TypeError, RuntimeError, BufferError):
+            pass
+        try:
+            t.asnumpy()[1] = 2.0
+        except ValueError:
+            pass
+        assert buf == bytes(16)
+
     def test_rejects_unsupported(self):
         with pytest.raises(TypeError):
             ms.from_numpy(np.array([1 + 1j]))
@@ -837,6 +853,15 @@ class TestScalars:
         assert t.astype("bfloat16").dtype == ms.bfloat16
         with pytest.raises(TypeError):
             t.astype("complex64")
+
+    def test_astype_same_dtype_copies_by_default(self):
+        """MindSpore's astype(dtype, copy=True) returns a new tensor unless copy=False."""
+        t = Tensor([1.0, 2.0])
+        u = t.astype(ms.float32)
+        assert u is not t and not u.shares_memory(t)
+        u[0] = 9.0
+        assert t[0].item() == 1.0
+        assert t.astype(ms.float32, copy=False) is t
 
     def test_astype_returns_new_tensor_of_other_dtype(self):
         t = Tensor([1.0, 2.0])

@@ -1038,6 +1038,100 @@ def div(input, other, rounding_mode=None):
     raise ValueError(f"div(): argument 'rounding_mode' must be None, 'floor' or 'trunc', got {rounding_mode!r}")
 
 
+@_export
+def clip_by_value(x, clip_value_min=None, clip_value_max=None):
+    """clip_by_value(x, clip_value_min=None, clip_value_max=None): same as clamp."""
+    return _clamp("clip_by_value", x, clip_value_min, clip_value_max)
+
+
+@_export
+def gelu(input, approximate="none"):
+    """gelu(input, approximate='none'): x * Phi(x) with the exact erf form, or with approximate='tanh'
+    the tanh approximation 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
+    _tensor("gelu", "input", input)
+    if approximate == "none":
+        return _op["gelu"](input)
+    if approximate != "tanh":
+        raise ValueError(f"gelu(): argument 'approximate' must be 'none' or 'tanh', got {approximate!r}")
+    x = input if _is_float(input.dtype) else _op["cast"](input, _dt.float32)
+    inner = _op["mul"](_op["add"](x, _op["mul"](_op["mul"](_op["mul"](x, x), x), 0.044715)),
+                       math.sqrt(2.0 / math.pi))
+    return _op["mul"](_op["mul"](x, 0.5), _op["add"](_op["tanh"](inner), 1.0))
+
+
+def _alias(name, opname, doc):
+    f = _op[opname]
+
+    def alias(input, other):
+        return f(input, other)
+
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = f"{name}(input, other): {doc}"
+    globals()[name] = alias
+    __all__.append(name)
+
+
+for _n, _o, _d in (("eq", "equal", "input == other (bool)"), ("ne", "not_equal", "input != other (bool)"),
+                   ("gt", "greater", "input > other (bool)"), ("ge", "greater_equal", "input >= other (bool)"),
+                   ("lt", "less", "input < other (bool)"), ("le", "less_equal", "input <= other (bool)"),
+                   ("multiply", "mul", "the elementwise product"), ("subtract", "sub", "input - other"),
+                   ("true_divide", "div", "true division (integers give float32)"),
+                   ("floor_divide", "floor_div", "the quotient rounded down"),
+                   ("remainder", "mod", "the remainder of floor division (the sign of other)")):
+    _alias(_n, _o, _d)
+
+
+def _slice_masks(op, x, begin, end, strides, begin_mask, end_mask, ellipsis_mask, new_axis_mask,
+                 shrink_axis_mask):
+    b = list(_ints(op, "begin", begin, allow_int=False))
+    e = list(_ints(op, "end", end, allow_int=False))
+    s = list(_ints(op, "strides", strides, allow_int=False))
+    if not len(b) == len(e) == len(s):
+        raise ValueError(f"{op}(): 'begin', 'end' and 'strides' must have the same length, got {len(b)}, "
+                         f"{len(e)} and {len(s)}")
+    if len(b) > x.ndim:
+        raise ValueError(f"{op}(): {len(b)} slice entries given for a {x.ndim}-dim tensor")
+    masks = {}
+    for name, m in (("begin_mask", begin_mask), ("end_mask", end_mask), ("ellipsis_mask", ellipsis_mask),
+                    ("new_axis_mask", new_axis_mask), ("shrink_axis_mask", shrink_axis_mask)):
+        masks[name] = _int(op, name, m)
+        if masks[name] < 0:
+            raise ValueError(f"{op}(): argument '{name}' must be non-negative, got {m}")
+    if masks["ellipsis_mask"] or masks["new_axis_mask"]:
+        raise NotImplementedError(f"{op}(): 'ellipsis_mask' and 'new_axis_mask' are not supported yet; index the "
+                                  f"tensor with ... and None instead")
+    shrink = []
+    for i in range(len(b)):
+        n, st = x.shape[i], s[i]
+        if st == 0:
+            raise ValueError(f"{op}(): strides[{i}] must not be zero")
+        if masks["shrink_axis_mask"] >> i & 1:
+            if not -n <= b[i] < n:
+                raise IndexError(f"{op}(): begin[{i}] = {b[i]} is out of range for dim {i} of size {n}")
+            b[i] %= n
+            e[i], s[i] = b[i] + 1, 1
+            shrink.append(i)
+            continue
+        if masks["begin_mask"] >> i & 1:
+            b[i] = 0 if st > 0 else n - 1
+        if masks["end_mask"] >> i & 1:
+            e[i] = n if st > 0 else -n - 1
+    r = _op["strided_slice"](x, b, e, s)
+    return _op["squeeze"](r, shrink) if shrink else r
+
+
+@_export
+def strided_slice(input_x, begin, end, strides, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
+                  shrink_axis_mask=0):
+    """strided_slice(input_x, begin, end, strides, begin_mask=0, end_mask=0, ellipsis_mask=0,
+    new_axis_mask=0, shrink_axis_mask=0): input_x[begin[0]:end[0]:strides[0], ...] (a view). Bit i of
+    begin_mask / end_mask ignores begin[i] / end[i]; bit i of shrink_axis_mask takes index begin[i] and
+    removes dim i."""
+    _tensor("strided_slice", "input_x", input_x)
+    return _slice_masks("strided_slice", input_x, begin, end, strides, begin_mask, end_mask, ellipsis_mask,
+                        new_axis_mask, shrink_axis_mask)
+
+
 # ------------------------------------------------------------------------------------- random
 def _random_shape(op, shape):
     if isinstance(shape, (list, tuple)) or _is_tensor(shape):
@@ -1607,6 +1701,33 @@ class UniformReal(_RandomPrim):
 
     def __call__(self, shape):
         return _op["uniform"](_random_shape("UniformReal", shape), 0.0, 1.0, _dt.float32)
+
+
+@_prim
+class StridedSlice(_Prim):
+    """StridedSlice(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)
+    (x, begin, end, strides): see ops.strided_slice."""
+
+    def __init__(self, begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0):
+        names = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+        vals = (begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask)
+        super().__init__(**{n: _int("StridedSlice", n, v) for n, v in zip(names, vals)})
+
+    def __call__(self, x, begin, end, strides):
+        _tensor("StridedSlice", "x", x)
+        return _slice_masks("StridedSlice", x, begin, end, strides, self.begin_mask, self.end_mask,
+                            self.ellipsis_mask, self.new_axis_mask, self.shrink_axis_mask)
+
+
+@_prim
+class Bernoulli(_Prim):
+    """Bernoulli(seed=-1, offset=0)(x, p): 0/1 values of x's shape and dtype, 1 with probability p."""
+
+    def __init__(self, seed=-1, offset=0):
+        super().__init__(seed=_int("Bernoulli", "seed", seed), offset=_int("Bernoulli", "offset", offset))
+
+    def __call__(self, x, p=0.5):
+        return bernoulli(_tensor("Bernoulli", "x", x), p)
 
 
 @_prim
