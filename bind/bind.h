@@ -44,7 +44,7 @@ int ds_py_to_tensor(PyObject *o, int dtype, ds_tensor **out);
  * tensors whose dtype follows the scalar promotion rule against `other`'s dtype (see docs/dtypes.md). */
 int ds_py_operand(PyObject *o, const ds_tensor *other, ds_tensor **out);
 /* A zero-copy tensor over an object exporting the buffer protocol. */
-int ds_py_tensor_from_buffer(PyObject *o, ds_tensor **out);
+int ds_py_tensor_from_buffer(PyObject *o, bool writable, ds_tensor **out);
 /* NumPy module (imported lazily, borrowed) */
 PyObject *ds_py_numpy(void);
 

@@ -108,84 +108,188 @@ static int ds_from_dl_dtype(DLDataType d, ds_dtype *out) {
     return -1;
 }
 
+/* DLPack 1.x: versioned capsules ("dltensor_versioned") with flags. */
+typedef struct DLPackVersion {
+    uint32_t major, minor;
+} DLPackVersion;
+
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags; /* bit 0: read-only, bit 1: is a copy */
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#define DL_FLAG_READ_ONLY 1u
+
 typedef struct export_block {
     DLManagedTensor m;
+    DLManagedTensorVersioned mv;
+    bool versioned;
     int64_t dims[2 * DS_MAX_DIMS];
 } export_block;
 
 static void export_deleter(DLManagedTensor *m) {
-    ds_tensor_release((ds_tensor *)m->manager_ctx);
-    PyMem_RawFree(m);
+    export_block *b = (export_block *)m;
+    ds_tensor_release((ds_tensor *)b->m.manager_ctx);
+    PyMem_RawFree(b);
+}
+
+static void export_deleter_versioned(DLManagedTensorVersioned *mv) {
+    export_block *b = (export_block *)((char *)mv - offsetof(export_block, mv));
+    export_deleter(&b->m);
 }
 
 static void capsule_destructor(PyObject *cap) {
     if (PyCapsule_IsValid(cap, "dltensor")) { /* never consumed */
         DLManagedTensor *m = PyCapsule_GetPointer(cap, "dltensor");
         if (m && m->deleter) m->deleter(m);
+    } else if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+        DLManagedTensorVersioned *m = PyCapsule_GetPointer(cap, "dltensor_versioned");
+        if (m && m->deleter) m->deleter(m);
     }
     PyErr_Clear();
 }
 
 PyObject *ds_py_dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
+    PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOO:__dlpack__", kwlist, &stream, &max_version, &dl_device, &copy))
+        return NULL;
     ds_tensor *t = ((TensorObject *)self)->t;
     if (!t->data && t->numel != 0) {
         PyErr_SetString(PyExc_BufferError, "a declared-only tensor has no data");
         return NULL;
     }
-    export_block *b = PyMem_RawMalloc(sizeof(export_block));
+    if (copy == Py_True) {
+        PyErr_SetString(PyExc_BufferError, "__dlpack__(copy=True) is not supported; export shares memory");
+        return NULL;
+    }
+    bool versioned = false;
+    if (max_version != Py_None) {
+        PyObject *major = PySequence_GetItem(max_version, 0);
+        if (!major) return NULL;
+        long mj = PyLong_AsLong(major);
+        Py_DECREF(major);
+        if (mj == -1 && PyErr_Occurred()) return NULL;
+        versioned = mj >= 1;
+    }
+    export_block *b = PyMem_RawCalloc(1, sizeof(export_block));
     if (!b) return PyErr_NoMemory();
-    memcpy(b->dims, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    memcpy(b->dims + DS_MAX_DIMS, t->strides, sizeof(int64_t) * (size_t)t->ndim);
-    b->m.dl_tensor = (DLTensor){t->data, {DL_CPU, 0}, t->ndim, dl_dtype(t->dtype), b->dims, b->dims + DS_MAX_DIMS, 0};
+    if (t->ndim) {
+        memcpy(b->dims, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+        memcpy(b->dims + DS_MAX_DIMS, t->strides, sizeof(int64_t) * (size_t)t->ndim);
+    }
+    DLTensor dl = {t->data, {DL_CPU, 0}, t->ndim, dl_dtype(t->dtype), b->dims, b->dims + DS_MAX_DIMS, 0};
+    b->m.dl_tensor = dl;
     b->m.manager_ctx = ds_tensor_retain(t);
     b->m.deleter = export_deleter;
-    PyObject *cap = PyCapsule_New(&b->m, "dltensor", capsule_destructor);
+    b->versioned = versioned;
+    PyObject *cap;
+    if (versioned) {
+        b->mv.version = (DLPackVersion){1, 0};
+        b->mv.manager_ctx = b->m.manager_ctx;
+        b->mv.deleter = export_deleter_versioned;
+        b->mv.flags = 0;
+        b->mv.dl_tensor = dl;
+        cap = PyCapsule_New(&b->mv, "dltensor_versioned", capsule_destructor);
+    } else cap = PyCapsule_New(&b->m, "dltensor", capsule_destructor);
     if (!cap) export_deleter(&b->m);
     return cap;
 }
 
 PyObject *ds_py_dlpack_device(PyObject *self, PyObject *unused) { return Py_BuildValue("(ii)", DL_CPU, 0); }
 
-static void import_release(void *ctx) {
-    DLManagedTensor *m = ctx;
-    if (m->deleter) m->deleter(m);
+typedef struct import_ctx {
+    DLManagedTensor *m;
+    DLManagedTensorVersioned *mv;
+} import_ctx;
+
+static void import_release(void *p) {
+    import_ctx *c = p;
+    if (c->m && c->m->deleter) c->m->deleter(c->m);
+    if (c->mv && c->mv->deleter) c->mv->deleter(c->mv);
+    PyMem_RawFree(c);
 }
 
 PyObject *ds_py_from_dlpack(PyObject *module, PyObject *obj) {
-    PyObject *cap = PyObject_CallMethod(obj, "__dlpack__", NULL);
-    if (!cap) return NULL;
-    DLManagedTensor *m = PyCapsule_GetPointer(cap, "dltensor");
-    if (!m) {
-        Py_DECREF(cap);
-        return NULL;
+    PyObject *cap = NULL;
+    {
+        PyObject *meth = PyObject_GetAttrString(obj, "__dlpack__");
+        if (!meth) return NULL;
+        PyObject *kw = Py_BuildValue("{s:(ii)}", "max_version", 1, 0);
+        PyObject *noargs = PyTuple_New(0);
+        if (kw && noargs) cap = PyObject_Call(meth, noargs, kw);
+        Py_XDECREF(kw);
+        Py_XDECREF(noargs);
+        if (!cap && PyErr_ExceptionMatches(PyExc_TypeError)) { /* an exporter without max_version */
+            PyErr_Clear();
+            cap = PyObject_CallNoArgs(meth);
+        }
+        Py_DECREF(meth);
+        if (!cap) return NULL;
     }
-    DLTensor *d = &m->dl_tensor;
+    import_ctx *ctx = PyMem_RawCalloc(1, sizeof(import_ctx));
+    if (!ctx) {
+        Py_DECREF(cap);
+        return PyErr_NoMemory();
+    }
+    DLTensor *d;
+    bool read_only = false;
+    const char *used;
+    if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+        ctx->mv = PyCapsule_GetPointer(cap, "dltensor_versioned");
+        if (ctx->mv->version.major > 1) {
+            PyErr_Format(PyExc_BufferError, "from_dlpack: DLPack version %u is newer than supported (1)",
+                         ctx->mv->version.major);
+            ctx->mv = NULL;
+            goto fail;
+        }
+        d = &ctx->mv->dl_tensor;
+        read_only = ctx->mv->flags & DL_FLAG_READ_ONLY;
+        used = "used_dltensor_versioned";
+    } else {
+        ctx->m = PyCapsule_GetPointer(cap, "dltensor");
+        if (!ctx->m) goto fail;
+        d = &ctx->m->dl_tensor;
+        used = "used_dltensor";
+    }
     ds_dtype dt;
     if (d->device.device_type != DL_CPU) {
         PyErr_Format(PyExc_BufferError, "from_dlpack: only CPU tensors are supported (device type %d)",
                      d->device.device_type);
-        goto fail;
+        goto fail_unowned;
     }
     if (ds_from_dl_dtype(d->dtype, &dt) < 0) {
         PyErr_Format(PyExc_TypeError, "from_dlpack: unsupported DLPack dtype (code %d, %d bits, %d lanes)",
                      d->dtype.code, d->dtype.bits, d->dtype.lanes);
-        goto fail;
+        goto fail_unowned;
     }
     if (d->ndim > DS_MAX_DIMS) {
         PyErr_Format(PyExc_ValueError, "from_dlpack: a tensor has at most %d dims", DS_MAX_DIMS);
-        goto fail;
+        goto fail_unowned;
     }
-    ds_tensor *t;
-    ds_status st = ds_tensor_wrap(dt, d->ndim, d->shape, d->strides, (char *)d->data + d->byte_offset,
-                                  import_release, m, &t);
-    if (st) {
-        ds_py_raise(st);
-        goto fail;
-    }
-    PyCapsule_SetName(cap, "used_dltensor");
+    PyCapsule_SetName(cap, used); /* from here on we own the managed tensor */
     Py_DECREF(cap);
+    ds_tensor *t;
+    ds_status st = ds_tensor_wrap(dt, d->ndim, d->shape, d->strides, (char *)d->data + d->byte_offset, import_release,
+                                  ctx, &t);
+    if (st) {
+        import_release(ctx);
+        return ds_py_raise(st);
+    }
+    if (read_only) { /* we cannot promise not to write: take a copy */
+        ds_tensor *c;
+        st = ds_op_run1(DS_OP_COPY, 1, &t, NULL, &c);
+        ds_tensor_release(t);
+        if (st) return ds_py_raise(st);
+        t = c;
+    }
     return ds_py_wrap(t);
+fail_unowned:
 fail:
+    PyMem_RawFree(ctx);
     Py_DECREF(cap);
     return NULL;
 }

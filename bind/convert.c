@@ -37,14 +37,19 @@ static void release_buffer(void *ctx) {
     PyGILState_Release(g);
 }
 
-int ds_py_tensor_from_buffer(PyObject *o, ds_tensor **out) {
+int ds_py_tensor_from_buffer(PyObject *o, bool writable, ds_tensor **out) {
     Py_buffer *view = PyMem_RawMalloc(sizeof(Py_buffer));
     if (!view) {
         PyErr_NoMemory();
         return -1;
     }
-    if (PyObject_GetBuffer(o, view, PyBUF_RECORDS_RO) < 0) {
+    if (PyObject_GetBuffer(o, view, writable ? PyBUF_RECORDS : PyBUF_RECORDS_RO) < 0) {
         PyMem_RawFree(view);
+        if (writable && PyObject_CheckBuffer(o) && PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "the array is read-only, so a tensor cannot share its memory; "
+                            "Tensor(array) makes a copy");
+        }
         return -1;
     }
     ds_dtype dt;
@@ -91,6 +96,16 @@ static int scalar_tensor(PyObject *o, ds_dtype dt, ds_tensor **out) {
             return -1;
         }
         if (v == -1 && PyErr_Occurred()) return -1;
+        if (ds_dtype_is_int(dt)) {
+            static const long long lo[DS_DTYPE_COUNT] = {[DS_INT8] = -128, [DS_UINT8] = 0, [DS_INT16] = -32768,
+                                                         [DS_INT32] = -2147483648LL, [DS_INT64] = INT64_MIN};
+            static const long long hi[DS_DTYPE_COUNT] = {[DS_INT8] = 127, [DS_UINT8] = 255, [DS_INT16] = 32767,
+                                                         [DS_INT32] = 2147483647LL, [DS_INT64] = INT64_MAX};
+            if (v < lo[dt] || v > hi[dt]) {
+                PyErr_Format(PyExc_OverflowError, "Python integer %lld out of bounds for %s", v, ds_dtype_name(dt));
+                return -1;
+            }
+        }
         if (ds_dtype_is_float(dt)) st = ds_tensor_scalar(dt, (double)v, out);
         else st = ds_tensor_scalar_int(dt, v, out);
     }
@@ -127,7 +142,7 @@ int ds_py_to_tensor(PyObject *o, int dtype, ds_tensor **out) {
     PyObject *np = ds_py_numpy();
     if (!np) return -1;
     bool from_sequence = PyList_Check(o) || PyTuple_Check(o);
-    PyObject *arr = PyObject_CallMethod(np, "asarray", "O", o);
+    PyObject *arr = PyObject_CallMethod(np, "asarray", "(O)", o);
     if (!arr) return -1;
     PyObject *npdt = PyObject_GetAttrString(arr, "dtype");
     PyObject *kind = npdt ? PyObject_GetAttrString(npdt, "kind") : NULL;
@@ -145,14 +160,14 @@ int ds_py_to_tensor(PyObject *o, int dtype, ds_tensor **out) {
     Py_DECREF(kind);
     if (from_sequence && is_float && dtype < 0) dtype = DS_FLOAT32; /* Python floats -> float32 */
     ds_tensor *view;
-    if (ds_py_tensor_from_buffer(arr, &view) < 0) {
+    if (ds_py_tensor_from_buffer(arr, false, &view) < 0) {
         /* e.g. float128 or non-native byte order: let NumPy convert to a supported dtype first */
         PyErr_Clear();
         PyObject *conv = PyObject_CallMethod(arr, "astype", "s", is_float ? "float64" : "int64");
         Py_DECREF(arr);
         if (!conv) return -1;
         arr = conv;
-        if (ds_py_tensor_from_buffer(arr, &view) < 0) {
+        if (ds_py_tensor_from_buffer(arr, false, &view) < 0) {
             Py_DECREF(arr);
             return -1;
         }

@@ -107,7 +107,7 @@ int ds_py_dtype_from_object(PyObject *o, ds_dtype *out) {
         /* NumPy dtypes and scalar types: use numpy.dtype(o).name */
         PyObject *np = ds_py_numpy();
         if (np) {
-            PyObject *d = PyObject_CallMethod(np, "dtype", "O", o);
+            PyObject *d = PyObject_CallMethod(np, "dtype", "(O)", o);
             if (d) {
                 name = PyObject_GetAttrString(d, "name");
                 Py_DECREF(d);

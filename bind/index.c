@@ -15,10 +15,16 @@ static void adv_clear(adv_index *a) {
     a->n = 0;
 }
 
-static int is_adv_item(PyObject *o) {
-    if (DsTensor_Check(o)) return ((TensorObject *)o)->t->ndim > 0 || ((TensorObject *)o)->t->dtype == DS_BOOL;
-    return PyList_Check(o) || PyTuple_Check(o) || PyObject_CheckBuffer(o);
-}
+typedef enum item_kind { IT_NONE, IT_ELLIPSIS, IT_SLICE, IT_INT, IT_ADV_INT, IT_ADV_BOOL, IT_BOOL0 } item_kind;
+
+typedef struct key_item {
+    item_kind kind;
+    PyObject *obj;   /* borrowed (slices) */
+    int64_t value;   /* IT_INT, IT_BOOL0 */
+    ds_tensor *idx;  /* IT_ADV_*: owned */
+} key_item;
+
+#define MAX_ITEMS 64
 
 static int fail_status(ds_status st) { return ds_py_raise_int(st); }
 
@@ -31,143 +37,275 @@ static int step(ds_tensor **v, ds_status st, ds_tensor **next) {
     return 0;
 }
 
+/* Classifies an index tensor: integer or boolean array, or a 0-d int/bool acting like a scalar. */
+static int classify_tensor(ds_tensor *ix, key_item *it) {
+    if (ix->dtype == DS_BOOL) {
+        if (ix->ndim == 0) {
+            int64_t v;
+            ds_status st = ds_tensor_get_int(ix, 0, &v);
+            ds_tensor_release(ix);
+            if (st) return fail_status(st);
+            it->kind = IT_BOOL0;
+            it->value = v;
+            return 0;
+        }
+        it->kind = IT_ADV_BOOL;
+        it->idx = ix;
+        return 0;
+    }
+    if (!ds_dtype_is_int(ix->dtype)) {
+        if (ix->numel == 0) { /* an empty list arrives as float: it indexes nothing */
+            ds_tensor *c;
+            ds_attr a = {.kind = DS_ATTR_DTYPE, .v.dtype = DS_INT64};
+            ds_status st = ds_op_run1(DS_OP_CAST, 1, &ix, &a, &c);
+            ds_tensor_release(ix);
+            if (st) return fail_status(st);
+            ix = c;
+        } else {
+            PyErr_Format(PyExc_IndexError, "tensors used as indices must be of integer or boolean type, not %s",
+                         ds_dtype_name(ix->dtype));
+            ds_tensor_release(ix);
+            return -1;
+        }
+    }
+    if (ix->ndim == 0) {
+        int64_t v;
+        ds_status st = ds_tensor_get_int(ix, 0, &v);
+        ds_tensor_release(ix);
+        if (st) return fail_status(st);
+        it->kind = IT_INT;
+        it->value = v;
+        return 0;
+    }
+    it->kind = IT_ADV_INT;
+    it->idx = ix;
+    return 0;
+}
+
+static int classify(PyObject *o, key_item *it) {
+    it->obj = o;
+    it->idx = NULL;
+    if (o == Py_None) it->kind = IT_NONE;
+    else if (o == Py_Ellipsis) it->kind = IT_ELLIPSIS;
+    else if (PySlice_Check(o)) it->kind = IT_SLICE;
+    else if (PyBool_Check(o)) {
+        it->kind = IT_BOOL0;
+        it->value = o == Py_True;
+    } else if (PyLong_Check(o)) {
+        it->value = PyLong_AsLongLong(o);
+        if (it->value == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_IndexError, "index is too large");
+            return -1;
+        }
+        it->kind = IT_INT;
+    } else if (DsTensor_Check(o)) {
+        return classify_tensor(ds_tensor_retain(((TensorObject *)o)->t), it);
+    } else if (PyList_Check(o) || PyTuple_Check(o) || PyObject_CheckBuffer(o)) {
+        /* NumPy scalars and 0-d integer arrays index like ints (views, not copies) */
+        if (PyIndex_Check(o) && !PyList_Check(o) && !PyTuple_Check(o)) {
+            PyObject *nd = PyObject_GetAttrString(o, "ndim");
+            long ndim = nd ? PyLong_AsLong(nd) : 0;
+            Py_XDECREF(nd);
+            PyErr_Clear();
+            if (ndim == 0) {
+                PyObject *i = PyNumber_Index(o);
+                if (!i) return -1;
+                it->value = PyLong_AsLongLong(i);
+                Py_DECREF(i);
+                if (it->value == -1 && PyErr_Occurred()) return -1;
+                it->kind = IT_INT;
+                return 0;
+            }
+        }
+        ds_tensor *ix;
+        if (ds_py_to_tensor(o, -1, &ix) < 0) return -1;
+        return classify_tensor(ix, it);
+    } else if (PyIndex_Check(o)) {
+        PyObject *i = PyNumber_Index(o);
+        if (!i) return -1;
+        it->value = PyLong_AsLongLong(i);
+        Py_DECREF(i);
+        if (it->value == -1 && PyErr_Occurred()) return -1;
+        it->kind = IT_INT;
+    } else {
+        PyErr_Format(PyExc_IndexError, "only integers, slices (`:`), ellipsis (`...`), None and integer or boolean "
+                     "tensors are valid indices (got %.100s)", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks an integer index tensor against the dim size (NumPy's message, naming the original axis). */
+static int check_adv_bounds(ds_tensor *ix, int axis, int64_t size) {
+    if (ix->numel == 0) return 0;
+    ds_tensor *mx = NULL, *mn = NULL;
+    ds_attr a[2] = {{.kind = DS_ATTR_NONE}, {.kind = DS_ATTR_BOOL, .v.b = false}};
+    ds_status st = ds_op_run1(DS_OP_AMAX, 1, &ix, a, &mx);
+    if (!st) st = ds_op_run1(DS_OP_AMIN, 1, &ix, a, &mn);
+    int64_t hi = 0, lo = 0;
+    if (!st) st = ds_tensor_get_int(mx, 0, &hi);
+    if (!st) st = ds_tensor_get_int(mn, 0, &lo);
+    ds_tensor_release(mx);
+    ds_tensor_release(mn);
+    if (st) return fail_status(st);
+    int64_t bad = hi >= size ? hi : lo < -size ? lo : 0;
+    if (hi >= size || lo < -size) {
+        PyErr_Format(PyExc_IndexError, "index %lld is out of bounds for axis %d with size %lld", (long long)bad, axis,
+                     (long long)size);
+        return -1;
+    }
+    return 0;
+}
+
+static int too_many(const ds_tensor *t, int consumed) {
+    PyErr_Format(PyExc_IndexError, "too many indices for tensor: tensor is %d-dimensional, but %d were indexed",
+                 t->ndim, consumed);
+    return -1;
+}
+
 /* Applies the basic part of `key` to t, producing the view *out and the advanced indices. */
 static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *adv) {
     PyObject *tup = PyTuple_Check(key) ? Py_NewRef(key) : PyTuple_Pack(1, key);
     if (!tup) return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(tup);
-    int consumed = 0, ellipses = 0;
+    key_item items[MAX_ITEMS];
+    int n_items = 0, consumed = 0, ellipses = 0, rc = -1;
     bool has_adv = false;
+    ds_tensor *v = NULL;
     adv->n = 0;
-    /* pass 1: validate and count the dims the key consumes */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PyTuple_GET_ITEM(tup, i);
-        if (it == Py_Ellipsis) ellipses++;
-        else if (it == Py_None) continue;
-        else if (PyBool_Check(it)) {
-            PyErr_SetString(PyExc_IndexError, "boolean scalar indices are not supported; use a boolean tensor");
-            goto fail;
-        } else if (PySlice_Check(it) || PyLong_Check(it)) consumed++;
-        else if (DsTensor_Check(it) && ((TensorObject *)it)->t->dtype == DS_BOOL) {
-            consumed += ((TensorObject *)it)->t->ndim;
-            has_adv = true;
-        } else if (DsTensor_Check(it) && ((TensorObject *)it)->t->ndim == 0) consumed++;
-        else if (is_adv_item(it)) {
-            consumed++; /* refined below for boolean arrays */
-            has_adv = true;
-        } else if (PyIndex_Check(it)) consumed++;
-        else {
-            PyErr_Format(PyExc_IndexError, "only integers, slices (`:`), ellipsis (`...`), None and integer or "
-                         "boolean tensors are valid indices (got %.100s)", Py_TYPE(it)->tp_name);
-            goto fail;
+    if (n > MAX_ITEMS) {
+        PyErr_SetString(PyExc_IndexError, "too many indices");
+        goto done;
+    }
+    /* pass 1: classify each item and count the dims the key consumes */
+    for (Py_ssize_t i = 0; i < n; i++, n_items++) {
+        key_item *it = &items[i];
+        if (classify(PyTuple_GET_ITEM(tup, i), it) < 0) goto done;
+        switch (it->kind) {
+        case IT_ELLIPSIS: ellipses++; break;
+        case IT_SLICE:
+        case IT_INT:
+        case IT_ADV_INT: consumed++; break;
+        case IT_ADV_BOOL: consumed += it->idx->ndim; break;
+        default: break;
         }
+        has_adv |= it->kind == IT_ADV_INT || it->kind == IT_ADV_BOOL;
     }
     if (ellipses > 1) {
         PyErr_SetString(PyExc_IndexError, "an index can only have a single ellipsis ('...')");
-        goto fail;
+        goto done;
     }
-    ds_tensor *v = ds_tensor_retain(t);
-    int d = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PyTuple_GET_ITEM(tup, i);
+    if (consumed > t->ndim) {
+        too_many(t, consumed);
+        goto done;
+    }
+    /* pass 2: basic indexing makes views; advanced indices are collected with the dim they index */
+    v = ds_tensor_retain(t);
+    int d = 0, axis = 0; /* dim in v, and the matching axis of t (for messages) */
+    for (int i = 0; i < n_items; i++) {
+        key_item *it = &items[i];
         ds_tensor *next = NULL;
-        if (it == Py_None) {
-            if (step(&v, ds_tensor_unsqueeze(v, d, &next), &next) < 0) goto fail_v;
+        switch (it->kind) {
+        case IT_NONE:
+            if (step(&v, ds_tensor_unsqueeze(v, d, &next), &next) < 0) goto done;
             d++;
-        } else if (it == Py_Ellipsis) {
+            break;
+        case IT_ELLIPSIS:
             d += t->ndim - consumed;
-        } else if (PySlice_Check(it)) {
-            Py_ssize_t start, stop, stp;
-            if (PySlice_Unpack(it, &start, &stop, &stp) < 0) goto fail_v;
-            if (d >= v->ndim) goto too_many;
-            if (step(&v, ds_tensor_slice(v, d, start, stop, stp, &next), &next) < 0) goto fail_v;
+            axis += t->ndim - consumed;
+            break;
+        case IT_BOOL0: /* x[True] adds a dim of size 1, x[False] one of size 0 */
+            if (step(&v, ds_tensor_unsqueeze(v, d, &next), &next) < 0) goto done;
+            if (!it->value && step(&v, ds_tensor_slice(v, d, 0, 0, 1, &next), &next) < 0) goto done;
             d++;
-        } else if (!is_adv_item(it)) { /* an integer */
-            Py_ssize_t k = PyNumber_AsSsize_t(it, PyExc_IndexError);
-            if (k == -1 && PyErr_Occurred()) goto fail_v;
-            if (d >= v->ndim) goto too_many;
+            break;
+        case IT_SLICE: {
+            Py_ssize_t start, stop, stp;
+            if (PySlice_Unpack(it->obj, &start, &stop, &stp) < 0) goto done;
+            if (step(&v, ds_tensor_slice(v, d, start, stop, stp, &next), &next) < 0) goto done;
+            d++;
+            axis++;
+            break;
+        }
+        case IT_INT: {
+            int64_t size = v->shape[d], k = it->value;
+            if (k < -size || k >= size) {
+                PyErr_Format(PyExc_IndexError, "index %lld is out of bounds for axis %d with size %lld", (long long)k,
+                             axis, (long long)size);
+                goto done;
+            }
             if (has_adv) { /* NumPy treats an int next to advanced indices as an advanced index */
                 ds_tensor *s;
-                int64_t dim = v->shape[d];
-                if (k < -dim || k >= dim) {
-                    PyErr_Format(PyExc_IndexError, "index %zd is out of bounds for axis %d with size %lld", k, d,
-                                 (long long)dim);
-                    goto fail_v;
-                }
                 ds_status st = ds_tensor_scalar_int(DS_INT64, k, &s);
                 if (st) {
                     fail_status(st);
-                    goto fail_v;
+                    goto done;
+                }
+                if (adv->n >= MAX_ADV) {
+                    ds_tensor_release(s);
+                    too_many(t, consumed);
+                    goto done;
                 }
                 adv->ndim_pos[adv->n] = d++;
                 adv->idx[adv->n++] = s;
-            } else if (step(&v, ds_tensor_select(v, d, k, &next), &next) < 0) goto fail_v;
-        } else { /* advanced: integer or boolean array */
-            ds_tensor *ix;
-            if (ds_py_to_tensor(it, -1, &ix) < 0) goto fail_v;
-            if (ix->dtype == DS_BOOL) {
-                if (d + ix->ndim > v->ndim) {
-                    ds_tensor_release(ix);
-                    goto too_many;
+            } else if (step(&v, ds_tensor_select(v, d, k, &next), &next) < 0) goto done;
+            axis++;
+            break;
+        }
+        case IT_ADV_INT:
+            if (check_adv_bounds(it->idx, axis, v->shape[d]) < 0) goto done;
+            if (adv->n >= MAX_ADV) {
+                too_many(t, consumed);
+                goto done;
+            }
+            adv->ndim_pos[adv->n] = d++;
+            adv->idx[adv->n++] = it->idx;
+            it->idx = NULL;
+            axis++;
+            break;
+        case IT_ADV_BOOL: {
+            ds_tensor *ix = it->idx;
+            for (int j = 0; j < ix->ndim; j++)
+                if (ix->shape[j] != v->shape[d + j]) {
+                    PyErr_Format(PyExc_IndexError, "boolean index did not match indexed tensor along axis %d; size of "
+                                 "axis is %lld but size of boolean index is %lld", axis + j, (long long)v->shape[d + j],
+                                 (long long)ix->shape[j]);
+                    goto done;
                 }
-                for (int j = 0; j < ix->ndim; j++)
-                    if (ix->shape[j] != v->shape[d + j]) {
-                        PyErr_Format(PyExc_IndexError, "boolean index did not match indexed tensor along axis %d; "
-                                     "size of axis is %lld but size of boolean index is %lld", d + j,
-                                     (long long)v->shape[d + j], (long long)ix->shape[j]);
-                        ds_tensor_release(ix);
-                        goto fail_v;
-                    }
-                ds_tensor *nz;
-                ds_status st = ds_op_run1(DS_OP_NONZERO, 1, &ix, NULL, &nz);
-                int k = ix->ndim;
-                ds_tensor_release(ix);
-                if (st) {
-                    fail_status(st);
-                    goto fail_v;
-                }
-                for (int j = 0; j < k; j++) {
-                    ds_tensor *col;
-                    st = ds_tensor_select(nz, 1, j, &col);
-                    if (st || adv->n >= MAX_ADV) {
-                        ds_tensor_release(nz);
-                        if (st) fail_status(st);
-                        else PyErr_SetString(PyExc_IndexError, "too many advanced indices");
-                        goto fail_v;
-                    }
-                    adv->ndim_pos[adv->n] = d++;
-                    adv->idx[adv->n++] = col;
-                }
-                ds_tensor_release(nz);
-            } else {
-                if (!ds_dtype_is_int(ix->dtype)) {
-                    PyErr_Format(PyExc_IndexError, "tensors used as indices must be of integer or boolean type, "
-                                 "not %s", ds_dtype_name(ix->dtype));
-                    ds_tensor_release(ix);
-                    goto fail_v;
-                }
-                if (d >= v->ndim || adv->n >= MAX_ADV) {
-                    ds_tensor_release(ix);
-                    goto too_many;
+            ds_tensor *nz;
+            ds_status st = ds_op_run1(DS_OP_NONZERO, 1, &ix, NULL, &nz);
+            if (st) {
+                fail_status(st);
+                goto done;
+            }
+            for (int j = 0; j < ix->ndim; j++) {
+                ds_tensor *col;
+                st = ds_tensor_select(nz, 1, j, &col);
+                if (st || adv->n >= MAX_ADV) {
+                    ds_tensor_release(nz);
+                    if (st) fail_status(st);
+                    else too_many(t, consumed);
+                    goto done;
                 }
                 adv->ndim_pos[adv->n] = d++;
-                adv->idx[adv->n++] = ix;
+                adv->idx[adv->n++] = col;
             }
+            ds_tensor_release(nz);
+            axis += ix->ndim;
+            break;
+        }
         }
     }
-    if (d > v->ndim) goto too_many;
-    Py_DECREF(tup);
     *out = v;
-    return 0;
-too_many:
-    PyErr_Format(PyExc_IndexError, "too many indices for tensor: tensor is %d-dimensional, but more were indexed",
-                 t->ndim);
-fail_v:
+    v = NULL;
+    rc = 0;
+done:
+    for (int i = 0; i < n_items; i++) ds_tensor_release(items[i].idx);
+    if (rc < 0) adv_clear(adv);
     ds_tensor_release(v);
-fail:
-    adv_clear(adv);
     Py_DECREF(tup);
-    return -1;
+    return rc;
 }
 
 /* Permutation putting the advanced dims first; also the result permutation that moves the broadcast

@@ -214,7 +214,7 @@ static PyObject *tensor_asnumpy(TensorObject *self, PyObject *unused) {
     }
     PyObject *mv = PyMemoryView_FromObject((PyObject *)self);
     if (!mv) return NULL;
-    PyObject *arr = PyObject_CallMethod(np, "asarray", "O", mv);
+    PyObject *arr = PyObject_CallMethod(np, "asarray", "(O)", mv);
     Py_DECREF(mv);
     return arr;
 }
@@ -226,7 +226,7 @@ static PyObject *tensor_array(TensorObject *self, PyObject *args, PyObject *kwar
     PyObject *arr = tensor_asnumpy(self, NULL);
     if (!arr || (dtype == Py_None && copy != Py_True)) return arr;
     PyObject *res = dtype == Py_None ? PyObject_CallMethod(arr, "copy", NULL)
-                                     : PyObject_CallMethod(arr, "astype", "O", dtype);
+                                     : PyObject_CallMethod(arr, "astype", "(O)", dtype);
     Py_DECREF(arr);
     return res;
 }
@@ -275,14 +275,15 @@ static PyObject *tensor_tolist(TensorObject *self, PyObject *unused) {
 static PyObject *tensor_astype(TensorObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"dtype", "copy", NULL};
     PyObject *dtype;
-    int copy = 0;
+    int copy = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:astype", kwlist, &dtype, &copy)) return NULL;
     ds_dtype dt;
     if (ds_py_dtype_from_object(dtype, &dt) < 0 || require_data(self) < 0) return NULL;
     if (dt == self->t->dtype && !copy) return Py_NewRef(self);
     ds_attr a = {.kind = DS_ATTR_DTYPE, .v.dtype = dt};
     ds_tensor *out;
-    ds_status st = ds_op_run1(DS_OP_CAST, 1, &self->t, &a, &out);
+    ds_status st = dt == self->t->dtype ? ds_op_run1(DS_OP_COPY, 1, &self->t, NULL, &out)
+                                        : ds_op_run1(DS_OP_CAST, 1, &self->t, &a, &out);
     return st ? ds_py_raise(st) : ds_py_wrap(out);
 }
 
@@ -321,7 +322,7 @@ static PyMethodDef tensor_methods[] = {
     {"item", (PyCFunction)tensor_item, METH_VARARGS, "The single element as a Python scalar."},
     {"tolist", (PyCFunction)tensor_tolist, METH_NOARGS, "Nested Python lists of the elements."},
     {"astype", (PyCFunction)(void (*)(void))tensor_astype, METH_VARARGS | METH_KEYWORDS,
-     "A copy converted to dtype (self if already of that dtype and copy is False)."},
+     "A copy converted to dtype (with copy=False, self when it already has that dtype)."},
     {"is_contiguous", (PyCFunction)tensor_is_contiguous, METH_NOARGS, NULL},
     {"contiguous", (PyCFunction)tensor_contiguous, METH_NOARGS, "self if contiguous, else a contiguous copy."},
     {"shares_memory", (PyCFunction)tensor_shares_memory, METH_O, "Whether both tensors view one storage."},
@@ -502,6 +503,10 @@ static Py_ssize_t mp_length(PyObject *a) {
         PyErr_SetString(PyExc_TypeError, "len() of a 0-d tensor");
         return -1;
     }
+    if (t->shape[0] < 0) {
+        PyErr_SetString(PyExc_TypeError, "len() of a tensor whose first dimension is unknown");
+        return -1;
+    }
     return (Py_ssize_t)t->shape[0];
 }
 
@@ -521,6 +526,10 @@ static PyObject *tensor_iter(PyObject *a) {
     ds_tensor *t = ((TensorObject *)a)->t;
     if (t->ndim == 0) {
         PyErr_SetString(PyExc_TypeError, "iteration over a 0-d tensor");
+        return NULL;
+    }
+    if (!t->data && t->numel != 0) {
+        PyErr_SetString(PyExc_TypeError, "iteration over a declared-only tensor (it has no data)");
         return NULL;
     }
     PyObject *list = PyList_New((Py_ssize_t)t->shape[0]);
@@ -569,9 +578,18 @@ PyTypeObject DsTensor_Type = {
     .tp_weaklistoffset = offsetof(TensorObject, weakrefs),
 };
 
+/* from_numpy: shares the array's memory; a read-only array is copied, since tensors are writable. */
 static PyObject *from_buffer(PyObject *m, PyObject *obj) {
     ds_tensor *t;
-    if (ds_py_tensor_from_buffer(obj, &t) < 0) return NULL;
+    if (ds_py_tensor_from_buffer(obj, true, &t) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError) || !PyObject_CheckBuffer(obj)) return NULL;
+        PyErr_Clear();
+        ds_tensor *ro;
+        if (ds_py_tensor_from_buffer(obj, false, &ro) < 0) return NULL;
+        ds_status st = ds_op_run1(DS_OP_COPY, 1, &ro, NULL, &t);
+        ds_tensor_release(ro);
+        if (st) return ds_py_raise(st);
+    }
     return ds_py_wrap(t);
 }
 

@@ -23,12 +23,13 @@ _DEVICE_TARGETS = ("CPU",)
 
 def set_context(**kwargs):
     """Sets context options: mode, device_target ("CPU"), device_id, jit_syntax_level, save_graphs,
-    save_graphs_path. Unknown keys are a ValueError, as are unsupported values."""
+    save_graphs_path. Every option is checked before any is applied: an unknown key or an unsupported
+    value raises and changes nothing."""
     for key, value in kwargs.items():
         if key not in _context:
             raise ValueError(f"set_context: unknown option '{key}' (known: {', '.join(sorted(_context))})")
         if key == "mode":
-            if value not in (GRAPH_MODE, PYNATIVE_MODE):
+            if value not in (GRAPH_MODE, PYNATIVE_MODE) or isinstance(value, bool):
                 raise ValueError(f"set_context: mode must be GRAPH_MODE (0) or PYNATIVE_MODE (1), got {value!r}")
             if value == GRAPH_MODE:
                 raise NotImplementedError(
@@ -38,9 +39,19 @@ def set_context(**kwargs):
             if value not in _DEVICE_TARGETS:
                 raise ValueError(f"set_context: device_target must be one of {_DEVICE_TARGETS}, got {value!r} "
                                  "(dynastat runs on the CPU)")
-        elif key == "jit_syntax_level" and value not in (STRICT, COMPATIBLE, LAX):
-            raise ValueError(f"set_context: jit_syntax_level must be STRICT, COMPATIBLE or LAX, got {value!r}")
-        _context[key] = value
+        elif key == "device_id":
+            if not isinstance(value, int) or isinstance(value, bool) or value != 0:
+                raise ValueError(f"set_context: device_id must be 0 (one CPU device), got {value!r}")
+        elif key == "jit_syntax_level":
+            if value not in (STRICT, COMPATIBLE, LAX) or isinstance(value, bool):
+                raise ValueError(f"set_context: jit_syntax_level must be STRICT, COMPATIBLE or LAX, got {value!r}")
+        elif key == "save_graphs":
+            if not isinstance(value, (bool, int)):
+                raise TypeError(f"set_context: save_graphs must be a bool or int, got {type(value).__name__}")
+        elif key == "save_graphs_path":
+            if not isinstance(value, str):
+                raise TypeError(f"set_context: save_graphs_path must be a str, got {type(value).__name__}")
+    _context.update(kwargs)
 
 
 def get_context(key):

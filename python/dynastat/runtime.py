@@ -7,8 +7,10 @@ _seed = None
 def set_seed(seed):
     """Seeds the global random generator (random ops become reproducible)."""
     global _seed
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"set_seed: seed must be a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"set_seed: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"set_seed: seed must be non-negative, got {seed}")
     _seed = seed
     _C.set_seed(seed)
 

@@ -413,10 +413,11 @@ DS_TEST(large_float32_sum_accuracy_and_determinism) {
     ds_tensor_release(x);
 }
 
-/* Reference for ds_reduce on [outer, r, inner] of doubles (already in the input dtype). */
-static double ref_reduce(ds_reduce_kind k, bool ints, const double *v, int64_t r, int64_t inner,
-                         int64_t ddof) {
-    long double s = 0, s2 = 0, p = 1;
+/* Reference results of every kind for one output of ds_reduce on [outer, r, inner] (v points at
+ * x[o, 0, j], values already in the input dtype), with ddof 1 for var/std. */
+static void ref_reduce(bool ints, const double *v, int64_t r, int64_t inner, double *res) {
+    long double s = 0, s2 = 0;
+    double p = 1;
     uint64_t pi = 1; /* integer products wrap */
     double mx = v[0], mn = v[0];
     int64_t amx = 0, amn = 0;
@@ -431,19 +432,17 @@ static double ref_reduce(ds_reduce_kind k, bool ints, const double *v, int64_t r
     }
     long double mean = s / r;
     for (int64_t i = 0; i < r; i++) s2 += (v[i * inner] - mean) * (v[i * inner] - mean);
-    switch (k) {
-    case DS_REDUCE_SUM: return (double)s;
-    case DS_REDUCE_PROD: return ints ? (double)(int64_t)pi : (double)p;
-    case DS_REDUCE_MEAN: return (double)mean;
-    case DS_REDUCE_MAX: return nan ? NAN : mx;
-    case DS_REDUCE_MIN: return nan ? NAN : mn;
-    case DS_REDUCE_ALL: return all;
-    case DS_REDUCE_ANY: return any;
-    case DS_REDUCE_VAR: return (double)(s2 / (r - ddof));
-    case DS_REDUCE_STD: return sqrt((double)(s2 / (r - ddof)));
-    case DS_REDUCE_ARGMAX: return (double)amx;
-    default: return (double)amn;
-    }
+    res[DS_REDUCE_SUM] = (double)s;
+    res[DS_REDUCE_PROD] = ints ? (double)(int64_t)pi : p;
+    res[DS_REDUCE_MEAN] = (double)mean;
+    res[DS_REDUCE_MAX] = nan ? NAN : mx;
+    res[DS_REDUCE_MIN] = nan ? NAN : mn;
+    res[DS_REDUCE_ALL] = all;
+    res[DS_REDUCE_ANY] = any;
+    res[DS_REDUCE_VAR] = (double)(s2 / (r - 1));
+    res[DS_REDUCE_STD] = sqrt((double)(s2 / (r - 1)));
+    res[DS_REDUCE_ARGMAX] = (double)amx;
+    res[DS_REDUCE_ARGMIN] = (double)amn;
 }
 
 /* Every kind x several dtypes x shapes (1-D runs, row blocks, split pieces) x every ISA. */
@@ -452,50 +451,57 @@ DS_TEST(kernel_matches_reference_all_isas) {
     const ds_dtype dts[] = {DS_FLOAT32, DS_FLOAT64, DS_FLOAT16, DS_INT32, DS_UINT8, DS_BOOL};
     const int64_t shapes[][3] = {{1, 1, 1},   {3, 37, 1},  {2, 70001, 1}, {5, 9, 7},
                                  {1, 300, 600}, {2, 3000, 40}, {70, 33, 1}, {1, 5, 3}};
-    for (int ii = 0; ii < 3; ii++) {
-        if (!ds_reduce_set_isa(isas[ii])) continue;
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            int64_t outer = shapes[si][0], r = shapes[si][1], inner = shapes[si][2];
-            int64_t n = outer * r * inner;
-            double *v = malloc(sizeof(double) * (size_t)n);
-            for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++) {
-                ds_dtype dt = dts[di];
-                size_t es = ds_dtype_size(dt);
-                char *x = malloc(es * (size_t)n);
-                for (int64_t i = 0; i < n; i++) {
-                    double u = urand();
-                    double val = dt == DS_BOOL ? (u < 0.7) : ds_dtype_is_int(dt) ? floor(u * 200) - (dt == DS_UINT8 ? 0 : 100)
-                                                                               : u * 4 - 2;
-                    if (ds_dtype_is_float(dt) && urand() < 0.001) val = NAN;
-                    ds_dtype_store_double(dt, x + i * es, val);
-                    v[i] = ds_dtype_load_double(dt, x + i * es);
-                }
-                for (int k = 0; k < DS_REDUCE_KIND_COUNT; k++) {
-                    if (dt == DS_FLOAT16 && (k == DS_REDUCE_PROD)) continue; /* overflows half */
+    const int K = DS_REDUCE_KIND_COUNT;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int64_t outer = shapes[si][0], r = shapes[si][1], inner = shapes[si][2];
+        int64_t n = outer * r * inner, nout = outer * inner;
+        double *v = malloc(sizeof(double) * (size_t)n);
+        double *ref = malloc(sizeof(double) * (size_t)(nout * K));
+        double *y = malloc(8 * (size_t)nout);
+        for (size_t di = 0; di < sizeof dts / sizeof dts[0]; di++) {
+            ds_dtype dt = dts[di];
+            size_t es = ds_dtype_size(dt);
+            char *x = malloc(es * (size_t)n);
+            for (int64_t i = 0; i < n; i++) {
+                double u = urand();
+                double val = dt == DS_BOOL ? (u < 0.7)
+                             : ds_dtype_is_int(dt) ? floor(u * 200) - (dt == DS_UINT8 ? 0 : 100)
+                                                   : u * 4 - 2;
+                if (ds_dtype_is_float(dt) && urand() < 0.001) val = NAN;
+                ds_dtype_store_double(dt, x + i * es, val);
+                v[i] = ds_dtype_load_double(dt, x + i * es);
+            }
+            for (int64_t o = 0; o < outer; o++)
+                for (int64_t j = 0; j < inner; j++)
+                    ref_reduce(!ds_dtype_is_float(dt), v + o * r * inner + j, r, inner,
+                               ref + (o * inner + j) * K);
+            for (int ii = 0; ii < 3; ii++) {
+                if (!ds_reduce_set_isa(isas[ii])) continue;
+                for (int k = 0; k < K; k++) {
+                    if (dt == DS_FLOAT16 && k == DS_REDUCE_PROD) continue; /* overflows half */
                     ds_dtype od = ds_reduce_out_dtype((ds_reduce_kind)k, dt);
                     if (od != DS_INT64 && od != DS_BOOL) od = DS_FLOAT64; /* compare unrounded */
-                    double *y = malloc(8 * (size_t)(outer * inner));
                     CHECK_OK(ds_reduce((ds_reduce_kind)k, dt, x, outer, r, inner, od, y, 1));
                     int bad = 0;
-                    for (int64_t o = 0; o < outer && !bad; o++)
-                        for (int64_t j = 0; j < inner && !bad; j++) {
-                            double want = ref_reduce((ds_reduce_kind)k, !ds_dtype_is_float(dt), v + o * r * inner + j, r, inner, 1);
-                            double got = ds_dtype_load_double(od, (char *)y + (o * inner + j) * ds_dtype_size(od));
-                            double tol = (k == DS_REDUCE_PROD ? 1e-9 : 1e-12) * (fabs(want) + r);
-                            if (isnan(want) ? !isnan(got) : fabs(got - want) > tol) {
-                                printf("  %s %s kind %d shape [%lld,%lld,%lld] at (%lld,%lld): got %.17g want %.17g\n",
-                                       isas[ii], ds_dtype_name(dt), k, (long long)outer, (long long)r,
-                                       (long long)inner, (long long)o, (long long)j, got, want);
-                                bad = 1;
-                            }
+                    for (int64_t q = 0; q < nout && !bad; q++) {
+                        double want = ref[q * K + k];
+                        double got = ds_dtype_load_double(od, (char *)y + q * (int64_t)ds_dtype_size(od));
+                        double tol = (k == DS_REDUCE_PROD ? 1e-9 : 1e-12) * (fabs(want) + (double)r);
+                        if (isnan(want) ? !isnan(got) : fabs(got - want) > tol) {
+                            printf("  %s %s kind %d shape [%lld,%lld,%lld] output %lld: got %.17g want %.17g\n",
+                                   isas[ii], ds_dtype_name(dt), k, (long long)outer, (long long)r,
+                                   (long long)inner, (long long)q, got, want);
+                            bad = 1;
                         }
+                    }
                     CHECK(!bad);
-                    free(y);
                 }
-                free(x);
             }
-            free(v);
+            free(x);
         }
+        free(v);
+        free(ref);
+        free(y);
     }
     ds_reduce_set_isa(NULL);
 }

@@ -396,3 +396,14 @@ def test_random_errors():
         ops.UniformReal(seed2=1.5)
     with pytest.raises(TypeError, match=r"UniformReal\(\): argument 'shape' must be a tuple or list of ints"):
         ops.UniformReal()(None)
+
+
+def test_bernoulli_primitive():
+    ms.set_seed(21)
+    x = Tensor(np.zeros(N, np.float32))
+    v = ops.Bernoulli(seed=5)(x, 0.25).asnumpy()
+    assert abs(v.mean() - 0.25) < 5 * math.sqrt(0.25 * 0.75 / N)
+    ms.set_seed(21)
+    np.testing.assert_array_equal(ops.Bernoulli()(x, 0.25).asnumpy(), v)
+    with pytest.raises(TypeError, match=r"Bernoulli\(\): argument 'seed' must be an int"):
+        ops.Bernoulli(seed=0.5)

@@ -240,9 +240,11 @@ def test_tensor_scalar_promotion(name, dtype, scalar):
     if name == "pow" and isinstance(scalar, int) and not isinstance(scalar, bool) and scalar < 0 \
             and odt not in FLOATS:
         return  # integer to a negative power: not defined by NumPy
-    if dtype == "uint8" and not isinstance(scalar, bool) and isinstance(scalar, int) and scalar < 0 \
-            and name not in ("add", "sub", "mul"):
-        return  # a negative int scalar wraps to uint8 (see test_out_of_range_int_scalar_in_true_division)
+    if dtype == "uint8" and not isinstance(scalar, bool) and isinstance(scalar, int) and scalar < 0:
+        for args in ((t, scalar), (scalar, t)):  # as NumPy 2: an int scalar must fit the tensor's dtype
+            with pytest.raises(OverflowError, match="Python integer -2 out of bounds for uint8"):
+                getattr(ops, name)(*args)
+        return
     for args in ((t, scalar), (scalar, t)):
         if odt is None:
             with pytest.raises(TypeError):
@@ -289,11 +291,13 @@ def test_scalar_promotion_examples():
     check(ops.div(Tensor(np.array([3, 4], np.int64)), 2), [1.5, 2], "float32")
 
 
-@pytest.mark.xfail(strict=True, reason="bind/convert.c ds_py_operand converts an int scalar to the tensor's "
-                   "dtype before an op that computes in float32: int8 / 300 divides by 300 wrapped to 44")
-def test_out_of_range_int_scalar_in_true_division():
-    check(ops.div(Tensor(np.array([1, 2], np.int8)), 300), [1 / 300, 2 / 300], "float32")
-    check(ops.div(Tensor(np.array([1], np.uint8)), -2), [-0.5], "float32")
+def test_out_of_range_int_scalar_is_an_overflow_error():
+    """As in NumPy 2, a Python int that the tensor's dtype cannot hold is refused, whatever the op."""
+    with pytest.raises(OverflowError, match="Python integer 300 out of bounds for int8"):
+        ops.div(Tensor(np.array([1, 2], np.int8)), 300)
+    with pytest.raises(OverflowError, match="Python integer -1 out of bounds for uint8"):
+        ops.less(Tensor(np.array([1], np.uint8)), -1)
+    check(ops.add(Tensor(np.array([1], np.int8)), 127), [-128], "int8")  # in range: wraps like NumPy
 
 
 def test_integer_division_by_zero_gives_zero():
@@ -635,3 +639,41 @@ def test_matmul_large(dtype):
         rb = ops.BatchMatMul(transpose_b=True)(ops.stack([ta, ta]), _t(np.array(b.T, order="C"), dtype))
         got = rb.asnumpy().astype(np.float64)
         assert np.all(np.abs(got - exp[None]) <= rtol * scale[None] + 1e-12)
+
+
+# ------------------------------------------------------------------------------------- aliases and variants
+@HYP
+@given(case=tensor_and_array(NP_FLOATS + ["int32"], lo=-6, hi=6))
+def test_gelu_approximate(case):
+    t, a, dtype = case
+    x = a.astype(np.float64)
+    odt = dtype if dtype in FLOATS else "float32"
+    tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    rtol = {"float16": 4e-3, "float32": 1e-5, "float64": 1e-12}[odt]
+    check(ops.gelu(t, approximate="tanh"), tanh_form, odt, rtol=rtol, atol=rtol)
+    check(ops.gelu(t), _gelu(x), odt, rtol=rtol, atol=rtol)
+    with pytest.raises(ValueError, match=r"gelu\(\): argument 'approximate' must be 'none' or 'tanh', got 'fast'"):
+        ops.gelu(t, approximate="fast")
+
+
+@pytest.mark.parametrize("alias,ref", [("eq", np.equal), ("ne", np.not_equal), ("gt", np.greater),
+                                       ("ge", np.greater_equal), ("lt", np.less), ("le", np.less_equal),
+                                       ("multiply", np.multiply), ("subtract", np.subtract),
+                                       ("true_divide", np.true_divide), ("floor_divide", np.floor_divide),
+                                       ("remainder", np.mod)])
+def test_binary_aliases(alias, ref):
+    a = np.array([[-3, 5, 7], [0, 2, -8]], np.int32)
+    b = np.array([2, -3, 7], np.int32)
+    r = getattr(ops, alias)(Tensor(a), Tensor(b))
+    exp = ref(a, b)
+    check(r, exp, "float32" if alias == "true_divide" else "bool" if exp.dtype == bool else "int32")
+    check(getattr(ops, alias)(Tensor(a), 2), ref(a, np.int32(2)),
+          "float32" if alias == "true_divide" else "bool" if exp.dtype == bool else "int32")
+
+
+def test_clip_by_value():
+    x = Tensor(np.array([-2.0, 0.5, 3.0], np.float32))
+    check(ops.clip_by_value(x, Tensor(np.float32(0)), Tensor(np.float32(1))), [0, 0.5, 1], "float32")
+    check(ops.clip_by_value(x, clip_value_max=1), [-2, 0.5, 1], "float32")
+    with pytest.raises(ValueError, match=r"clip_by_value\(\): at least one of 'min' and 'max'"):
+        ops.clip_by_value(x)

@@ -326,9 +326,13 @@ def test_join_errors():
         ops.cat([a, np.zeros((2, 3))])
     with pytest.raises(ValueError, match=r"stack\(\): argument 'tensors' must hold at least one Tensor"):
         ops.stack([])
-    with pytest.raises(IndexError, match=r"concat.*axis 2 is out of bounds"):
+    with pytest.raises(ValueError, match=r"concat\(\): argument 'axis' = 2 is out of range for 2-dim tensors \(expected \[-2, 1\]\)"):
         ops.concat([a, a], 2)
-    with pytest.raises(ValueError, match=r"concat.*zero-dimensional"):
+    with pytest.raises(ValueError, match=r"stack\(\): argument 'axis' = -4 is out of range for a new dim of 2-dim tensors \(expected \[-3, 2\]\)"):
+        ops.stack([a, a], -4)
+    with pytest.raises(ValueError, match=r"Concat\(\): argument 'axis' = 5"):
+        ops.Concat(5)([a, a])
+    with pytest.raises(ValueError, match=r"concat\(\): zero-dimensional tensors cannot be concatenated"):
         ops.concat([Tensor(1.0), Tensor(2.0)])
     with pytest.raises(TypeError, match=r"Concat\(\): argument 'axis' must be an int"):
         ops.Concat(axis="0")
@@ -514,6 +518,8 @@ def test_gather_elements_errors():
         ops.gather_elements(x, 0, Tensor(np.array([[0, 2]])))
     with pytest.raises(TypeError, match=r"gather_elements\(\): argument 'dim' must be an int"):
         ops.gather_elements(x, None, Tensor(np.array([[0]])))
+    with pytest.raises(ValueError, match=r"gather_d\(\): argument 'dim' = 2 is out of range"):
+        ops.gather_d(x, 2, Tensor(np.array([[0]])))
 
 
 @HYP
@@ -631,3 +637,43 @@ def test_concat_stack_many_inputs():
     _same(ops.concat([Tensor(p) for p in parts], 1), np.concatenate(parts, 1), "int16")
     same = [np.full((2, 3), i, np.float32) for i in range(40)]
     _same(ops.stack([Tensor(p).T for p in same], 1), np.stack([p.T for p in same], 1), "float32")
+
+
+@HYP
+@given(case=tensor_and_array(NP_DTYPES, min_dims=1, max_dims=3), data=st.data())
+def test_strided_slice_with_masks(case, data):
+    t, a, dtype = case
+    k = data.draw(st.integers(1, a.ndim))
+    begin, end, strides, index = [], [], [], []
+    bm = em = sm = 0
+    for i in range(k):
+        n = a.shape[i]
+        st_ = data.draw(st.sampled_from([1, 2, 3, -1, -2]))
+        b, e = data.draw(st.integers(-n - 2, n + 2)), data.draw(st.integers(-n - 2, n + 2))
+        begin.append(b), end.append(e), strides.append(st_)
+        mb, me = data.draw(st.booleans()), data.draw(st.booleans())
+        shrink = n > 0 and data.draw(st.integers(0, 3)) == 0 and -n <= b < n
+        if shrink:
+            sm |= 1 << i
+            index.append(b)
+            continue
+        bm |= mb << i
+        em |= me << i
+        index.append(slice(None if mb else b, None if me else e, st_))
+    exp = a[tuple(index)]
+    _same(ops.strided_slice(t, begin, end, strides, bm, em, 0, 0, sm), exp, dtype)
+    _same(ops.StridedSlice(bm, em, 0, 0, sm)(t, tuple(begin), tuple(end), tuple(strides)), exp, dtype)
+
+
+def test_strided_slice_errors():
+    x = Tensor(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"strided_slice\(\): 'begin', 'end' and 'strides' must have the same length"):
+        ops.strided_slice(x, (0,), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match=r"strided_slice\(\): strides\[0\] must not be zero"):
+        ops.strided_slice(x, (0,), (1,), (0,))
+    with pytest.raises(NotImplementedError, match=r"StridedSlice\(\): 'ellipsis_mask' and 'new_axis_mask'"):
+        ops.StridedSlice(ellipsis_mask=1)(x, (0,), (1,), (1,))
+    with pytest.raises(IndexError, match=r"strided_slice\(\): begin\[1\] = 3 is out of range for dim 1 of size 3"):
+        ops.strided_slice(x, (0, 3), (1, 4), (1, 1), shrink_axis_mask=2)
+    with pytest.raises(ValueError, match=r"strided_slice\(\): 3 slice entries given for a 2-dim tensor"):
+        ops.strided_slice(x, (0, 0, 0), (1, 1, 1), (1, 1, 1))

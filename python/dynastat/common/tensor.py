@@ -140,5 +140,6 @@ _C._set_tensor_type(Tensor)
 
 
 def from_numpy(array):
-    """A Tensor sharing memory with a NumPy array (no copy)."""
+    """A Tensor sharing memory with a NumPy array (no copy). A read-only array is copied instead,
+    because tensors are writable."""
     return _C.from_buffer(array)

@@ -402,25 +402,38 @@ def pad(input_x, padding, mode="constant", value=None):
 
 
 # ------------------------------------------------------------------------------------- joining, splitting
+def _join_axis(op, axis, ndim, new_dim):
+    """The axis of concat (an existing dim) or stack (a new dim), checked."""
+    a = _int(op, "axis", axis)
+    if new_dim:
+        ndim += 1
+    elif ndim == 0:
+        raise ValueError(f"{op}(): zero-dimensional tensors cannot be concatenated")
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{op}(): argument 'axis' = {a} is out of range for {'a new dim of ' if new_dim else ''}"
+                         f"{ndim - new_dim}-dim tensors (expected [{-ndim}, {ndim - 1}])")
+    return a
+
+
 @_export
 def concat(tensors, axis=0):
     """concat(tensors, axis=0): the tensors joined along an existing axis."""
     ts = _tensors("concat", "tensors", tensors)
-    return _op["concat"](ts, _int("concat", "axis", axis))
+    return _op["concat"](ts, _join_axis("concat", axis, ts[0].ndim, False))
 
 
 @_export
 def cat(tensors, axis=0):
     """cat(tensors, axis=0): same as concat."""
     ts = _tensors("cat", "tensors", tensors)
-    return _op["concat"](ts, _int("cat", "axis", axis))
+    return _op["concat"](ts, _join_axis("cat", axis, ts[0].ndim, False))
 
 
 @_export
 def stack(tensors, axis=0):
     """stack(tensors, axis=0): equal-shape tensors joined along a new axis."""
     ts = _tensors("stack", "tensors", tensors)
-    return _op["stack"](ts, _int("stack", "axis", axis))
+    return _op["stack"](ts, _join_axis("stack", axis, ts[0].ndim, True))
 
 
 def _split_sizes(x, sizes, axis):
@@ -542,7 +555,7 @@ def gather_elements(input, dim, index):
     """gather_elements(input, dim, index): out[i][j][k] = input[index[i][j][k]][j][k] for dim 0, etc."""
     _tensor("gather_elements", "input", input)
     _tensor("gather_elements", "index", index)
-    return _op["gather_elements"](input, index, _int("gather_elements", "dim", dim))
+    return _op["gather_elements"](input, index, _axis("gather_elements", "dim", dim, _pymax(input.ndim, 1)))
 
 
 @_export
@@ -550,7 +563,7 @@ def gather_d(x, dim, index):
     """gather_d(x, dim, index): same as gather_elements."""
     _tensor("gather_d", "x", x)
     _tensor("gather_d", "index", index)
-    return _op["gather_elements"](x, index, _int("gather_d", "dim", dim))
+    return _op["gather_elements"](x, index, _axis("gather_d", "dim", dim, _pymax(x.ndim, 1)))
 
 
 @_export
@@ -1257,7 +1270,10 @@ def bernoulli(input, p=0.5, seed=None):
     if _is_tensor(p):
         pt = p if _is_float(p.dtype) else _op["cast"](p, _dt.float32)
         if pt.shape != input.shape:
-            pt = broadcast_to(pt, input.shape)
+            if _broadcast_shape("bernoulli", pt.shape, input.shape) != input.shape:
+                raise ValueError(f"bernoulli(): argument 'p' of shape {p.shape} does not broadcast to the input's "
+                                 f"shape {input.shape}")
+            pt = _op["broadcast_to"](pt, input.shape)
         r = _op["bernoulli"](pt, None)
         return r if r.dtype == input.dtype else _op["cast"](r, input.dtype)
     pv = _number("bernoulli", "p", p)
@@ -1481,7 +1497,8 @@ class Concat(_Prim):
         super().__init__(axis=_int("Concat", "axis", axis))
 
     def __call__(self, tensors):
-        return _op["concat"](_tensors("Concat", "tensors", tensors), self.axis)
+        ts = _tensors("Concat", "tensors", tensors)
+        return _op["concat"](ts, _join_axis("Concat", self.axis, ts[0].ndim, False))
 
 
 @_prim
@@ -1492,7 +1509,8 @@ class Stack(_Prim):
         super().__init__(axis=_int("Stack", "axis", axis))
 
     def __call__(self, tensors):
-        return _op["stack"](_tensors("Stack", "tensors", tensors), self.axis)
+        ts = _tensors("Stack", "tensors", tensors)
+        return _op["stack"](ts, _join_axis("Stack", self.axis, ts[0].ndim, True))
 
 
 @_prim
@@ -1604,7 +1622,7 @@ class GatherD(_Prim):
     def __call__(self, x, dim, index):
         _tensor("GatherD", "x", x)
         _tensor("GatherD", "index", index)
-        return _op["gather_elements"](x, index, _int("GatherD", "dim", dim))
+        return _op["gather_elements"](x, index, _axis("GatherD", "dim", dim, _pymax(x.ndim, 1)))
 
 
 @_prim
