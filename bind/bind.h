@@ -49,6 +49,9 @@ int ds_py_tensor_from_buffer(PyObject *o, bool writable, ds_tensor **out);
 PyObject *ds_py_numpy(void);
 
 /* ---------------------------------------------------------------- errors */
+/* dynastat.AxisError (created at module init). */
+extern PyObject *ds_py_axis_error;
+int ds_py_init_errors(PyObject *m);
 /* Raises the Python exception for the last ds_status of this thread and returns NULL. */
 PyObject *ds_py_raise(ds_status st);
 /* Same, returning -1. */

@@ -6,6 +6,7 @@
 
 typedef struct adv_index {
     int ndim_pos[MAX_ADV]; /* dim of the basic-indexed view each index applies to */
+    int key_pos[MAX_ADV];  /* position in the key of the item it came from (for NumPy's adjacency rule) */
     ds_tensor *idx[MAX_ADV];
     int n;
 } adv_index;
@@ -247,6 +248,7 @@ static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *ad
                     too_many(t, consumed);
                     goto done;
                 }
+                adv->key_pos[adv->n] = i;
                 adv->ndim_pos[adv->n] = d++;
                 adv->idx[adv->n++] = s;
             } else if (step(&v, ds_tensor_select(v, d, k, &next), &next) < 0) goto done;
@@ -259,7 +261,8 @@ static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *ad
                 too_many(t, consumed);
                 goto done;
             }
-            adv->ndim_pos[adv->n] = d++;
+            adv->key_pos[adv->n] = i;
+                adv->ndim_pos[adv->n] = d++;
             adv->idx[adv->n++] = it->idx;
             it->idx = NULL;
             axis++;
@@ -288,6 +291,7 @@ static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *ad
                     else too_many(t, consumed);
                     goto done;
                 }
+                adv->key_pos[adv->n] = i;
                 adv->ndim_pos[adv->n] = d++;
                 adv->idx[adv->n++] = col;
             }
@@ -326,8 +330,10 @@ static int plan_adv(const ds_tensor *v, const adv_index *adv, adv_plan *p) {
     }
     for (int d = 0; d < v->ndim; d++)
         if (!used[d]) p->perm[k++] = d;
+    /* NumPy: the broadcast dims replace the indexed ones in place only when the advanced indices sit
+     * next to each other in the key (anything between them, even an empty Ellipsis, sends them first) */
     bool adjacent = true;
-    for (int i = 1; i < adv->n; i++) adjacent &= adv->ndim_pos[i] == adv->ndim_pos[0] + i;
+    for (int i = 1; i < adv->n; i++) adjacent &= adv->key_pos[i] - adv->key_pos[i - 1] <= 1;
     p->insert_at = adjacent ? adv->ndim_pos[0] : 0;
     p->nb = 0;
     for (int i = 0; i < adv->n; i++) {

@@ -38,6 +38,7 @@ static int module_exec(PyObject *m) {
     if (PyType_Ready(&DsTensor_Type) < 0) return -1;
     if (PyModule_AddObjectRef(m, "TensorBase", (PyObject *)&DsTensor_Type) < 0) return -1;
     if (ds_py_init_dtypes(m) < 0) return -1;
+    if (ds_py_init_errors(m) < 0) return -1;
     if (ds_py_init_ops(m) < 0) return -1;
     if (PyModule_AddFunctions(m, ds_py_tensor_module_methods) < 0) return -1;
     return 0;

@@ -30,6 +30,7 @@ typedef enum ds_status {
     DS_ERR_SHAPE,       /* shapes do not fit the op (Python: ValueError) */
     DS_ERR_DTYPE,       /* dtype not supported by the op (Python: TypeError) */
     DS_ERR_INDEX,       /* index out of range (Python: IndexError) */
+    DS_ERR_AXIS,        /* axis out of range (Python: dynastat.AxisError, a ValueError and an IndexError) */
     DS_ERR_VALUE,       /* bad argument value (Python: ValueError) */
     DS_ERR_UNSUPPORTED, /* not implemented (Python: NotImplementedError) */
     DS_ERR_INTERNAL,    /* a bug in dynastat (Python: RuntimeError) */
@@ -329,6 +330,126 @@ void ds_set_print_hook(void (*fn)(void *ctx, const char *text), void *ctx);
  * of the optimizing executor). inputs[i] binds param i; outputs get new references. */
 ds_status ds_graph_eval(const ds_graph *g, int n_in, ds_tensor *const *inputs, int max_out,
                         ds_tensor **outputs, int *n_out);
+
+/* ---------------------------------------------------------------- passes
+ * Optimization passes never modify their input: each returns a new, verified graph computing the same
+ * values bit for bit, with the same parameters, outputs (types included) and effects in the same order.
+ * Passes: "inline" (Calls, and Ifs on a constant condition), "simplify" (exact algebraic identities),
+ * "fold" (constant folding with the kernels), "cse" (common subexpressions), "dce" (dead code). With the
+ * environment variable DS_DUMP_IR set to a directory, the IR after each pass is written there as
+ * "<graph>.<nn>.<pass>.ir". A pass producing an invalid graph is DS_ERR_INTERNAL naming it. */
+
+/* Runs inline, simplify, fold, cse, dce in rounds until nothing changes (at most 8 rounds), on `g` and
+ * its subgraphs. *out is a new graph; release it. */
+ds_status ds_graph_optimize(const ds_graph *g, ds_graph **out);
+/* Runs the one pass named `pass_name` (DS_ERR_VALUE if unknown). *out is a new graph; release it. */
+ds_status ds_graph_run_pass(const ds_graph *g, const char *pass_name, ds_graph **out);
+
+/* ---------------------------------------------------------------- executor
+ * A plan is a graph compiled for execution ("plan once, run many"). Compiling specialises the graph to
+ * the concrete shapes and dtypes of the inputs: execution order, a shape for every value, kernel
+ * pointers with prebuilt calls, views as precomputed headers, one memory arena shared by values whose
+ * lifetimes do not overlap (with in-place updates), and fused elementwise groups that run as one tiled
+ * kernel over the thread pool. A plan keeps a small cache of compiled variants keyed by the input
+ * shapes and dtypes: new shapes compile once, alternating shapes do not recompile.
+ * Running a compiled variant allocates nothing but the returned output tensors (and the values of ops
+ * whose output shape depends on the data, such as nonzero). Results equal ds_graph_eval's exactly;
+ * effects (print, assign, host callbacks) run in program order. A plan runs on one thread at a time. */
+typedef struct ds_plan ds_plan;
+
+/* Statistics of a plan (the variant used last, plus counters of the whole plan). */
+typedef struct ds_plan_statistics {
+    int64_t arena_bytes;   /* the variant's memory arena (intermediate values) */
+    int64_t value_bytes;   /* sum of the sizes of the values placed in the arena, without reuse */
+    int64_t scratch_bytes; /* tile scratch of the fused groups (all threads) */
+    int n_steps;           /* top-level steps per run (kernels, groups, copies, control flow, effects) */
+    int n_kernels;         /* kernel launches per run at the top level (a fused group counts once) */
+    int n_groups;          /* fused elementwise groups (a lone elementwise op is a group of one) */
+    int n_fused_groups;    /* groups of 2 or more ops */
+    int n_fused_ops;       /* ops inside groups of 2 or more */
+    int n_views;           /* view ops turned into precomputed headers (no run-time work) */
+    int n_inplace;         /* values written into the buffer of an input at its last use */
+    int n_dynamic;         /* nodes run eagerly at run time (data-dependent shapes) */
+    int n_variants;        /* compiled variants in the cache */
+    int64_t n_compiles;    /* variants compiled by this plan so far */
+    int64_t n_runs;        /* runs of this plan so far */
+    double compile_ms;     /* wall time of the last compile */
+} ds_plan_statistics;
+
+/* A new plan for `g` (which it retains; g must have its outputs set). Nothing is compiled until the first
+ * run or ds_plan_compile. Release with ds_plan_release. */
+ds_status ds_plan_new(const ds_graph *g, ds_plan **out);
+ds_plan *ds_plan_retain(ds_plan *p);
+void ds_plan_release(ds_plan *p); /* NULL is allowed */
+/* Compiles (or finds in the cache) the variant for the shapes and dtypes of `inputs` (their data is not
+ * read; declared-only tensors are fine) without running it. */
+ds_status ds_plan_compile(ds_plan *p, int n_in, ds_tensor *const *inputs);
+/* Runs the plan: inputs[i] binds graph parameter i (non-contiguous inputs are copied first; weights
+ * written by assign are updated in place). Compiles a variant if the shapes are new. Fills
+ * outputs[0..*n_out) with new references to freshly allocated tensors. */
+ds_status ds_plan_run(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_out, ds_tensor **outputs,
+                      int *n_out);
+/* Like ds_plan_run, but writes the results into the caller's tensors outputs[0..n_out), which must
+ * have the outputs' dtypes and shapes (n_out = the number of graph outputs). Contiguous outputs that
+ * share no memory with the inputs are written directly by the kernels (no copy); with them, a run of a
+ * compiled variant without data-dependent shapes performs no allocation at all. */
+ds_status ds_plan_run_into(ds_plan *p, int n_in, ds_tensor *const *inputs, int n_out,
+                           ds_tensor *const *outputs);
+/* Fills *out with the plan's statistics. */
+void ds_plan_stats(const ds_plan *p, ds_plan_statistics *out);
+
+/* ---------------------------------------------------------------- autodiff
+ * Reverse-mode differentiation, one mechanism for graphs and eager code: every op has a gradient rule
+ * written as IR (or is declared to have a zero gradient, or none), and the reverse pass applies the
+ * rules to a graph. If, While and Call are differentiated (While by saving the carried values of each
+ * iteration and recomputing the body in the backward; the result equals the unrolled loop's gradient).
+ * stop_gradient blocks gradients. Gradient graphs contain only differentiable ops, so they can be
+ * differentiated again (higher orders; through While, second order at most). */
+
+/* A new graph computing gradients of graph g. Its parameters are g's parameters, followed (with
+ * sens_param) by one sensitivity per selected output, of that output's type; without sens_param every
+ * selected output must be a scalar (one element), seeded with 1. It returns g's outputs followed by the
+ * gradients of the selected outputs (summed, weighted by the sensitivities) with respect to the
+ * parameters wrt_params[0..n_wrt), each of its parameter's type (zeros where a parameter does not
+ * reach the outputs). outputs[] index g's outputs, wrt_params[] its parameters; both must be float.
+ * The forward is recomputed inside the new graph with its effects in order and source locations kept.
+ * Fails on ops without a gradient that a gradient would flow through, naming the op and its location.
+ * *out is a new reference (release with ds_graph_release); g is not modified. */
+ds_status ds_graph_grad(const ds_graph *g, int n_outputs_sel, const int *outputs, int n_wrt, const int *wrt_params,
+                        bool sens_param, ds_graph **out);
+
+/* An eager tape: records the ops run on tensors that require grad, as an IR graph bound to the live
+ * tensors, and differentiates it. Refcounted; the tape holds references to every tensor it has seen
+ * until it is released. A tape is used by one thread at a time. */
+typedef struct ds_tape ds_tape;
+
+/* A new empty tape; release with ds_tape_release. */
+ds_status ds_tape_new(ds_tape **out);
+ds_tape *ds_tape_retain(ds_tape *t);
+void ds_tape_release(ds_tape *t); /* NULL is allowed; an active tape is deactivated */
+/* Marks x (a float tensor) as a leaf that requires grad. Ops recorded afterwards that read it are
+ * differentiated with respect to it. */
+ds_status ds_tape_watch(ds_tape *t, ds_tensor *x);
+/* Whether x requires grad on this tape (a watched leaf or the output of a recorded op). */
+bool ds_tape_requires_grad(const ds_tape *t, const ds_tensor *x);
+/* Records one op that has just run: inputs[0..n_in) produced outputs[0..n_out) with `attrs` (as given
+ * to ds_op_run). Does nothing unless an input requires grad and the op's gradient is not identically
+ * zero; refuses in-place writes (index_put) into tensors that require grad. Appends one node. */
+ds_status ds_tape_record(ds_tape *t, ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs, int n_out,
+                         ds_tensor *const *outputs);
+/* The tape eager dispatch records on, for this thread (NULL: none). */
+ds_tape *ds_tape_active(void);
+/* Makes t (may be NULL) this thread's active tape and returns the previous one. The caller keeps t
+ * alive while it is active. */
+ds_tape *ds_tape_set_active(ds_tape *t);
+/* Gradients of outputs[0..n_out) (tensors recorded on the tape), weighted by sens[i] (of output i's
+ * dtype and shape; sens or sens[i] NULL: output i must have one element and is seeded with 1), with
+ * respect to wrt[0..n_wrt) (watched leaves or recorded tensors; others get zeros). Fills grads[i]
+ * with new references of wrt[i]'s shape and dtype. The tape stays usable. */
+ds_status ds_tape_backward(ds_tape *t, int n_out, ds_tensor *const *outputs, ds_tensor *const *sens, int n_wrt,
+                           ds_tensor *const *wrt, ds_tensor **grads);
+/* The tape's graph (borrowed; open: it has no outputs set), for inspection. */
+const ds_graph *ds_tape_graph(const ds_tape *t);
 
 /* ---------------------------------------------------------------- runtime */
 /* Seeds the global random generator used by the RANDOM ops. */

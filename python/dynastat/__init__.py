@@ -11,6 +11,7 @@ from .common.dtype import (bool_, int8, uint8, int16, int32, int64, float16, bfl
 from .common.tensor import Tensor, from_numpy
 from .context import (PYNATIVE_MODE, GRAPH_MODE, STRICT, COMPATIBLE, LAX, set_context, get_context)
 from .runtime import set_seed, get_seed, config, set_num_threads
+from ._C import AxisError
 from . import ops, nn
 
 float_ = float32
@@ -21,5 +22,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "from_numpy", "from_dlpack", "dtype", "bool_", "int8", "uint8", "int16", "int32", "int64",
     "float16", "bfloat16", "float32", "float64", "PYNATIVE_MODE", "GRAPH_MODE", "STRICT", "COMPATIBLE", "LAX",
-    "set_context", "get_context", "set_seed", "get_seed", "config", "set_num_threads", "ops", "nn",
+    "set_context", "get_context", "AxisError", "set_seed", "get_seed", "config", "set_num_threads", "ops", "nn",
 ]

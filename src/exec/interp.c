@@ -118,6 +118,8 @@ static ds_status eval_node(const ds_node *n, ds_tensor **env, ds_tensor *const *
         st = ds_tensor_copy_into(graph_inputs[n->in[0]->index], in[1]);
         break;
     case DS_NODE_CALLBACK: {
+        if (!n->fn) /* parsed or loaded graphs keep a callback's name, not its function */
+            st = ds_errorf(DS_ERR_VALUE, "callback '%s' has no host function (graphs read by ds_graph_parse or ds_graph_load do not keep callbacks)", n->text);
         for (int i = 0; i < nd_out && !st; i++) {
             const ds_meta *m = &n->out[i]->type;
             for (int d = 0; d < m->ndim; d++)

@@ -31,6 +31,37 @@ static void init_probes(void) {
     }
 }
 
+/* Broadcasting ops: before probing, give every non-static dim the value it must have at run time.
+ * A dim facing a static dim > 1 must equal it; non-static dims facing only each other (or 1) must
+ * agree: equal symbols stay, anything else becomes one shared unknown. Marks the positions whose
+ * result is unknown in `unknown_at` (right-aligned). */
+static void harmonize_broadcast(int n_in, ds_meta *in, bool *unknown_at) {
+    int nd = 0;
+    for (int i = 0; i < n_in; i++) nd = in[i].ndim > nd ? in[i].ndim : nd;
+    for (int k = 0; k < nd; k++) {
+        int64_t fixed = 1, sym = 0; /* sym: 0 none yet, else the shared non-static dim */
+        bool mixed = false;
+        for (int i = 0; i < n_in; i++) {
+            int d = in[i].ndim - 1 - k;
+            if (d < 0) continue;
+            int64_t v = in[i].shape[d];
+            if (v > 1) fixed = v;
+            else if (v < 0) {
+                if (sym == 0) sym = v;
+                else if (sym != v || v == DS_DIM_UNKNOWN) mixed = true;
+            }
+        }
+        unknown_at[k] = false;
+        if (sym == 0) continue;
+        int64_t to = fixed > 1 ? fixed : (mixed ? DS_DIM_UNKNOWN : sym);
+        if (to == DS_DIM_UNKNOWN) unknown_at[k] = true; /* a shared stand-in that maps back to unknown */
+        for (int i = 0; i < n_in; i++) {
+            int d = in[i].ndim - 1 - k;
+            if (d >= 0 && in[i].shape[d] < 0) in[i].shape[d] = to == DS_DIM_UNKNOWN ? DS_DIM_SYM(63) : to;
+        }
+    }
+}
+
 ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out, int *n_out) {
     const op_entry *e = ds_op_entry_get(op);
     bool symbolic = false;
@@ -44,10 +75,12 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
     int next_unknown = 64;
     ds_meta stack[16], *probed = n_in <= 16 ? stack : ds_malloc(sizeof(ds_meta) * (size_t)n_in);
     if (!probed) return DS_ERR_NOMEM;
+    for (int i = 0; i < n_in; i++) probed[i] = in[i];
+    bool unknown_at[DS_MAX_DIMS] = {false};
+    if (e->info.kind == DS_KIND_BINARY || op == DS_OP_WHERE) harmonize_broadcast(n_in, probed, unknown_at);
     for (int i = 0; i < n_in; i++) {
-        probed[i] = in[i];
-        for (int d = 0; d < in[i].ndim; d++) {
-            int64_t dim = in[i].shape[d];
+        for (int d = 0; d < probed[i].ndim; d++) {
+            int64_t dim = probed[i].shape[d];
             if (dim >= 0) continue;
             int k = DS_DIM_IS_SYM(dim) ? DS_DIM_SYM_INDEX(dim) % 64 : (next_unknown < PROBE_COUNT ? next_unknown++ : PROBE_COUNT - 1);
             probed[i].shape[d] = g_probes[k];
@@ -58,6 +91,9 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
     ds_status st = e->impl.infer(op, n_in, probed, attrs, out, n_out);
     if (probed != stack) ds_free(probed);
     if (st) return st;
+    for (int o = 0; o < *n_out; o++)
+        for (int k = 0; k < out[o].ndim && k < DS_MAX_DIMS; k++)
+            if (unknown_at[k]) out[o].shape[out[o].ndim - 1 - k] = DS_DIM_UNKNOWN;
     for (int o = 0; o < *n_out; o++)
         for (int d = 0; d < out[o].ndim; d++) {
             int64_t dim = out[o].shape[d];
@@ -240,8 +276,26 @@ static ds_status check_sub(ds_graph *sub, const char *role, int n_args, ds_value
     return DS_OK;
 }
 
-static void output_types(const ds_graph *sub, ds_meta *types) {
-    for (int i = 0; i < sub->outputs.n; i++) types[i] = ((ds_value *)sub->outputs.items[i])->type;
+/* The subgraph's output types in the caller's terms: a symbolic dim of the subgraph takes the dim the
+ * caller passes for the parameter dim carrying that symbol (unknown if no parameter carries it). */
+static void output_types_for(const ds_graph *sub, ds_value *const *args, ds_meta *types) {
+    for (int i = 0; i < sub->outputs.n; i++) {
+        types[i] = ((ds_value *)sub->outputs.items[i])->type;
+        for (int d = 0; d < types[i].ndim; d++) {
+            int64_t dim = types[i].shape[d];
+            if (!DS_DIM_IS_SYM(dim)) continue;
+            int64_t mapped = DS_DIM_UNKNOWN;
+            for (int p = 0; p < sub->params.n && mapped == DS_DIM_UNKNOWN; p++) {
+                const ds_value *pv = sub->params.items[p];
+                for (int k = 0; k < pv->type.ndim; k++)
+                    if (pv->type.shape[k] == dim && k < args[p]->type.ndim) {
+                        mapped = args[p]->type.shape[k];
+                        break;
+                    }
+            }
+            types[i].shape[d] = mapped;
+        }
+    }
 }
 
 ds_status ds_graph_add_if(ds_graph *g, ds_value *cond, ds_graph *then_g, ds_graph *else_g, int n_args,
@@ -258,8 +312,8 @@ ds_status ds_graph_add_if(ds_graph *g, ds_value *cond, ds_graph *then_g, ds_grap
     if (!st && then_g->outputs.n > max_out) st = ds_errorf(DS_ERR_VALUE, "If returns %d values, room for %d", then_g->outputs.n, max_out);
     ds_meta types[DS_OP_MAX_OUT], etypes[DS_OP_MAX_OUT];
     if (!st) {
-        output_types(then_g, types);
-        output_types(else_g, etypes);
+        output_types_for(then_g, args, types);
+        output_types_for(else_g, args, etypes);
         for (int i = 0; i < then_g->outputs.n && !st; i++) {
             if (types[i].dtype != etypes[i].dtype || types[i].ndim != etypes[i].ndim) {
                 char a[DS_SHAPE_STR_MAX], b[DS_SHAPE_STR_MAX];
@@ -307,7 +361,7 @@ ds_status ds_graph_add_while(ds_graph *g, ds_graph *cond_g, ds_graph *body_g, in
     ds_meta types[DS_OP_MAX_OUT];
     if (!st && n_vals > DS_OP_MAX_OUT) st = ds_errorf(DS_ERR_VALUE, "While: too many loop-carried values");
     if (!st) {
-        output_types(body_g, types);
+        output_types_for(body_g, init, types);
         for (int i = 0; i < n_vals && !st; i++)
             if (!ds_meta_equal(&types[i], &init[i]->type)) {
                 char a[DS_SHAPE_STR_MAX], b[DS_SHAPE_STR_MAX];
@@ -333,7 +387,7 @@ ds_status ds_graph_add_call(ds_graph *g, ds_graph *callee, int n_args, ds_value 
     if (!st && callee->outputs.n > DS_OP_MAX_OUT) st = ds_errorf(DS_ERR_VALUE, "Call: too many outputs");
     if (st) return located(g, st);
     ds_meta types[DS_OP_MAX_OUT];
-    output_types(callee, types);
+    output_types_for(callee, args, types);
     ds_node *n;
     if ((st = add_structural(g, DS_NODE_CALL, n_args, args, 1, &callee, callee->outputs.n, types, &n))) return st;
     for (int i = 0; i < callee->outputs.n; i++) out[i] = n->out[i];

@@ -1,12 +1,13 @@
 /* GEMM: the BLAS wrapper and the builtin cache-blocked, packed GEMM.
  *
- * Builtin design (GotoBLAS/BLIS style): C is cut into tiles of MT x NT; each pool task takes tiles,
- * and for every KC-deep slice packs op(B) into NR-wide column panels and op(A) into MR-tall row panels
- * (zero-padded), then runs a register-tiled MR x NR micro-kernel over the panels: the B panel stays in
- * L1 while A panels stream from L2. The micro-kernels are written once with GCC vector extensions and
- * instantiated per instruction set through target attributes (AVX-512, AVX2+FMA, baseline), picked at
- * run time. Per-element arithmetic does not depend on the tiling, so results do not depend on the
- * number of threads. */
+ * Builtin design (GotoBLAS/BLIS style): C is cut into a few blocks of rows x columns, one pool task
+ * each. For every KC-deep slice a task packs its op(B) block once into NR-wide column panels (kept in
+ * L2), then for each MC-row block packs op(A) into MR-tall row panels (small enough for L1) and runs
+ * a register-tiled MR x NR micro-kernel over all panel pairs; edges are zero-padded in the packs. The
+ * micro-kernels are written once with GCC vector extensions and instantiated per instruction set
+ * through target attributes (AVX-512, AVX2+FMA, baseline), picked at run time. Blocks start at
+ * multiples of MR and NR, so every element of C is computed the same way whatever the split: results
+ * do not depend on the number of threads. */
 #include "kernels/gemm.h"
 
 #include <pthread.h>
@@ -105,7 +106,7 @@ static const gemm_kernel k_kernels[ISA_COUNT][2] = {
     {{kern_f32_generic, 4, 8, 256, 128, 512}, {kern_f64_generic, 4, 4, 256, 128, 256}},
 #ifdef DS_GEMM_X86
     {{kern_f32_avx2, 6, 16, 256, 144, 1024}, {kern_f64_avx2, 6, 8, 256, 120, 512}},
-    {{kern_f32_avx512, 12, 32, 256, 48, 2048}, {kern_f64_avx512, 12, 16, 256, 48, 1024}},
+    {{kern_f32_avx512, 12, 32, 256, 48, 1024}, {kern_f64_avx512, 12, 16, 256, 48, 512}},
 #else
     {{kern_f32_generic, 4, 8, 256, 128, 512}, {kern_f64_generic, 4, 4, 256, 128, 256}},
     {{kern_f32_generic, 4, 8, 256, 128, 512}, {kern_f64_generic, 4, 4, 256, 128, 256}},
@@ -376,8 +377,8 @@ static void blas_init(void) {
 }
 
 int ds_gemm_max_threads(void) {
+    pthread_once(&s_blas_once, blas_init); /* first, so that OpenBLAS is made single-threaded */
     if (ds_in_parallel_region()) return 1;
-    pthread_once(&s_blas_once, blas_init);
     int n = ds_get_num_threads();
     return n < s_blas_cap ? n : s_blas_cap;
 }

@@ -95,6 +95,7 @@ typedef struct red_job {
     ds_dtype in, out;
     const char *x;
     int64_t outer, r, inner;
+    int64_t ostride, run, run_stride; /* layout, see ds_reduce_ex */
     char *y;
     const double *center; /* OP_SQDEV: per output */
     double div;
@@ -411,11 +412,12 @@ static void run_rows(const red_job *j, const void *w, int64_t nrows, int64_t ld,
 }
 
 /* ---------------------------------------------------------------- pieces and the parallel loop */
-/* Reduces rows [i0, i1) x columns [j0, j0 + c) of outer slice o into acc[0..c). */
-static void reduce_piece(const red_job *j, int64_t o, int64_t i0, int64_t i1, int64_t j0,
-                         int64_t c, racc *acc) {
+/* Reduces the rows [i0, i1) (all inside one run) x columns [j0, j0 + c) of outer slice o. */
+static void reduce_segment(const red_job *j, int64_t o, int64_t i0, int64_t i1, int64_t j0,
+                           int64_t c, racc *acc) {
     size_t es = ds_dtype_size(j->in);
-    const char *base = j->x + (size_t)((o * j->r + i0) * j->inner + j0) * es;
+    int64_t elem = o * j->ostride + (i0 / j->run) * j->run_stride + (i0 % j->run) * j->inner + j0;
+    const char *base = j->x + (size_t)elem * es;
     const double *center = j->center ? j->center + o * j->inner + j0 : NULL;
     int64_t n = i1 - i0;
     bool native = is_native(j->in, j->w);
@@ -434,8 +436,7 @@ static void reduce_piece(const red_job *j, int64_t o, int64_t i0, int64_t i1, in
         return;
     }
     if (native) {
-        /* max/min read their first row as the start value: never pass them an empty block */
-        if (n > 0) run_rows(j, base, n, j->inner, c, i0, center, acc);
+        run_rows(j, base, n, j->inner, c, i0, center, acc);
         return;
     }
     int64_t rb = CONV_ELEMS / c;
@@ -443,6 +444,18 @@ static void reduce_piece(const red_job *j, int64_t o, int64_t i0, int64_t i1, in
         int64_t nb = n - k < rb ? n - k : rb;
         convert_rows(j->in, base + (size_t)(k * j->inner) * es, nb, j->inner, c, j->w, wbuf);
         run_rows(j, wbuf, nb, c, c, i0 + k, center, acc);
+    }
+}
+
+/* Reduces rows [i0, i1) x columns [j0, j0 + c) of outer slice o into acc[0..c), one run at a
+ * time (max/min read a segment's first row as the start value, so segments are never empty). */
+static void reduce_piece(const red_job *j, int64_t o, int64_t i0, int64_t i1, int64_t j0,
+                         int64_t c, racc *acc) {
+    while (i0 < i1) {
+        int64_t end = (i0 / j->run + 1) * j->run;
+        if (end > i1) end = i1;
+        reduce_segment(j, o, i0, end, j0, c, acc);
+        i0 = end;
     }
 }
 
@@ -516,6 +529,12 @@ static work_t work_type(ds_dtype in, bool fl) {
 
 ds_status ds_reduce(ds_reduce_kind kind, ds_dtype in, const void *x, int64_t outer, int64_t r,
                     int64_t inner, ds_dtype out, void *y, int64_t ddof) {
+    return ds_reduce_ex(kind, in, x, outer, r, inner, r * inner, r, 0, out, y, ddof);
+}
+
+ds_status ds_reduce_ex(ds_reduce_kind kind, ds_dtype in, const void *x, int64_t outer, int64_t r,
+                       int64_t inner, int64_t ostride, int64_t run, int64_t run_stride,
+                       ds_dtype out, void *y, int64_t ddof) {
     static const red_op k_op[DS_REDUCE_KIND_COUNT] = {
         [DS_REDUCE_SUM] = OP_SUM,       [DS_REDUCE_PROD] = OP_PROD,     [DS_REDUCE_MEAN] = OP_SUM,
         [DS_REDUCE_MAX] = OP_MAX,       [DS_REDUCE_MIN] = OP_MIN,       [DS_REDUCE_ALL] = OP_ALL,
@@ -526,7 +545,8 @@ ds_status ds_reduce(ds_reduce_kind kind, ds_dtype in, const void *x, int64_t out
         return ds_errorf(DS_ERR_INTERNAL, "reduce: bad kind %d", (int)kind);
     bool isf = ds_dtype_is_float(in);
     red_job j = {.op = k_op[kind], .fin = FIN_PLAIN, .in = in, .out = out, .x = (const char *)x,
-                 .outer = outer, .r = r, .inner = inner, .y = (char *)y};
+                 .outer = outer, .r = r, .inner = inner, .ostride = ostride,
+                 .run = run > 0 ? run : 1, .run_stride = run_stride, .y = (char *)y};
     switch (kind) {
     case DS_REDUCE_SUM:
     case DS_REDUCE_PROD:

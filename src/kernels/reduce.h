@@ -46,6 +46,14 @@ ds_dtype ds_reduce_out_dtype(ds_reduce_kind kind, ds_dtype in);
 ds_status ds_reduce(ds_reduce_kind kind, ds_dtype in, const void *x, int64_t outer, int64_t r,
                     int64_t inner, ds_dtype out, void *y, int64_t ddof);
 
+/* Like ds_reduce over a non-contiguous layout: element (o, i, j) is at element offset
+ * o * ostride + (i / run) * run_stride + (i % run) * inner + j from x, i.e. the reduced index walks
+ * r / run runs of `run` contiguous rows (run must divide r). ds_reduce is the case ostride =
+ * r * inner, run = r. Lets [A, C, B] reduce A and B (batch-norm statistics) without a copy. */
+ds_status ds_reduce_ex(ds_reduce_kind kind, ds_dtype in, const void *x, int64_t outer, int64_t r,
+                       int64_t inner, int64_t ostride, int64_t run, int64_t run_stride,
+                       ds_dtype out, void *y, int64_t ddof);
+
 /* Test support: uses the loops compiled for `isa` ("generic", "avx2", "avx512"; NULL = the best the
  * CPU runs). Returns false (and changes nothing) if the CPU cannot run them. Not thread-safe. */
 bool ds_reduce_set_isa(const char *isa);

@@ -51,6 +51,7 @@ void ds_ops_register_view(ds_op_impl *table);
 void ds_ops_register_shape(ds_op_impl *table);
 void ds_ops_register_index(ds_op_impl *table);
 void ds_ops_register_create(ds_op_impl *table);
+void ds_ops_register_grad(ds_op_impl *table);
 
 #define DS_MAX_ATTRS 8
 

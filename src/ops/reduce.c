@@ -1,8 +1,9 @@
 /* Reduction ops: SUM, MEAN, PROD, AMAX, AMIN, ALL, ANY, VAR, STD (axis: None or a list of ints),
  * ARGMAX, ARGMIN (axis: None = flattened, or one int). NumPy semantics: negative axes count from the
  * end, duplicates are an error, keepdims keeps reduced dims as size 1. Output dtypes follow
- * ds_reduce_out_dtype. The kernel sees the input as contiguous [outer, r, inner]; the input is copied
- * only when the reduced axes are not adjacent in memory. */
+ * ds_reduce_out_dtype. The kernel reads the input in place when, in memory order, it is dense and
+ * its dims group as [kept][reduced][kept] or [reduced][kept][reduced][kept] (e.g. NCHW over N, H, W);
+ * otherwise it is copied once with the reduced dims last. */
 #include <string.h>
 
 #include "base/status.h"
@@ -83,10 +84,15 @@ static ds_status reduce_infer(ds_op_id op, int n_in, const ds_meta *in, const ds
     return DS_OK;
 }
 
-/* Finds an order of x's dims (size-1 dims dropped) in which x is dense row-major, the reduced dims
- * are adjacent and the kept dims keep their order; then the kernel can read x in place. */
-static bool in_place_layout(const ds_tensor *x, const bool *mask, int64_t *outer, int64_t *r,
-                            int64_t *inner) {
+/* Where the kernel reads x: see ds_reduce_ex. */
+typedef struct red_layout {
+    int64_t outer, r, inner, ostride, run, run_stride;
+} red_layout;
+
+/* Finds an order of x's dims (size-1 dims dropped) in which x is dense row-major and the kept dims
+ * keep their order, and in which the dims form [kept][reduced][kept] or [reduced][kept][reduced]
+ * [kept] groups; then the kernel reads x in place. */
+static bool in_place_layout(const ds_tensor *x, const bool *mask, bool arg, red_layout *l) {
     int idx[DS_MAX_DIMS], n = 0;
     for (int i = 0; i < x->ndim; i++) {
         if (x->shape[i] == 1) continue;
@@ -103,24 +109,40 @@ static bool in_place_layout(const ds_tensor *x, const bool *mask, int64_t *outer
         if (x->strides[idx[k]] != expect) return false;
         expect *= x->shape[idx[k]];
     }
-    int first = -1, last = -2, prev_kept = -1;
+    /* groups of adjacent dims with the same reduced flag */
+    bool gred[DS_MAX_DIMS];
+    int64_t gsize[DS_MAX_DIMS];
+    int ng = 0, prev_kept = -1, prev_red = -1;
     for (int k = 0; k < n; k++) {
-        if (mask[idx[k]]) {
-            if (first < 0) first = k;
-            else if (last != k - 1) return false; /* a second run of reduced dims */
-            last = k;
-        } else {
+        bool red = mask[idx[k]];
+        if (!red) {
             if (idx[k] < prev_kept) return false;
             prev_kept = idx[k];
+        } else if (arg) { /* a flat argmax index counts in row-major order */
+            if (idx[k] < prev_red) return false;
+            prev_red = idx[k];
         }
+        if (ng > 0 && gred[ng - 1] == red) gsize[ng - 1] *= x->shape[idx[k]];
+        else gred[ng] = red, gsize[ng++] = x->shape[idx[k]];
     }
-    *outer = *r = *inner = 1;
-    for (int k = 0; k < n; k++) {
-        int64_t s = x->shape[idx[k]];
-        if (first < 0 || k < first) *outer *= s;
-        else if (k <= last) *r *= s;
-        else *inner *= s;
+    int g = 0;
+    *l = (red_layout){1, 1, 1, 1, 1, 0};
+    if ((ng == 4 || ng == 3) && gred[0]) { /* [R1][K1][R2][K2?] */
+        l->outer = gsize[1];
+        l->run = gsize[2];
+        l->r = gsize[0] * gsize[2];
+        l->inner = ng == 4 ? gsize[3] : 1;
+        l->ostride = l->run * l->inner;
+        l->run_stride = l->outer * l->ostride;
+        return true;
     }
+    if (ng > 3) return false;
+    if (g < ng && !gred[g]) l->outer = gsize[g++];
+    if (g < ng && gred[g]) l->r = gsize[g++];
+    if (g < ng && !gred[g]) l->inner = gsize[g++];
+    if (g != ng) return false;
+    l->ostride = l->r * l->inner;
+    l->run = l->r;
     return true;
 }
 
@@ -130,28 +152,29 @@ static ds_status reduce_run(ds_op_call *c) {
     bool mask[DS_MAX_DIMS];
     DS_TRY(reduced_axes(c->op, c->attrs, x->ndim, mask));
     DS_TRY(check_empty(c->op, x->ndim, x->shape, mask));
-    int64_t outer = 1, r = 1, inner = 1;
+    red_layout l = {1, 1, 1, 1, 1, 0};
     const void *data = x->data;
-    if (x->numel == 0) {
-        for (int i = 0; i < x->ndim; i++) {
-            if (mask[i]) r *= x->shape[i];
-            else outer *= x->shape[i];
-        }
-    } else if (!in_place_layout(x, mask, &outer, &r, &inner)) {
-        /* kept dims first, then the reduced ones, as one contiguous copy */
+    bool arg = c->op == DS_OP_ARGMAX || c->op == DS_OP_ARGMIN;
+    if (x->numel == 0 || !in_place_layout(x, mask, arg, &l)) {
+        /* kept dims first, then the reduced ones, as one contiguous copy (none if empty) */
         int perm[DS_MAX_DIMS], n = 0;
+        l = (red_layout){1, 1, 1, 1, 1, 0};
         for (int i = 0; i < x->ndim; i++)
-            if (!mask[i]) perm[n++] = i, outer *= x->shape[i];
+            if (!mask[i]) perm[n++] = i, l.outer *= x->shape[i];
         for (int i = 0; i < x->ndim; i++)
-            if (mask[i]) perm[n++] = i, r *= x->shape[i];
-        DS_TRY(ds_tensor_permute(x, perm, &perm_view));
-        DS_TRY(ds_tensor_contiguous(perm_view, &dense));
-        data = dense->data;
+            if (mask[i]) perm[n++] = i, l.r *= x->shape[i];
+        l.ostride = l.run = l.r;
+        if (x->numel) {
+            DS_TRY(ds_tensor_permute(x, perm, &perm_view));
+            DS_TRY(ds_tensor_contiguous(perm_view, &dense));
+            data = dense->data;
+        }
     }
     int64_t ddof = 0;
     if ((c->op == DS_OP_VAR || c->op == DS_OP_STD) && c->attrs[2].kind == DS_ATTR_INT)
         ddof = c->attrs[2].v.i;
-    DS_TRY(ds_reduce(kind_of(c->op), x->dtype, data, outer, r, inner, y->dtype, y->data, ddof));
+    DS_TRY(ds_reduce_ex(kind_of(c->op), x->dtype, data, l.outer, l.r, l.inner, l.ostride, l.run,
+                        l.run_stride, y->dtype, y->data, ddof));
 fail:
     ds_tensor_release(perm_view);
     ds_tensor_release(dense);

@@ -96,8 +96,8 @@ static ds_status alias_compute(const ds_graph *g, ds_rw_alias **out) {
         const ds_node *nd = g->nodes.items[i];
         int din = nd->n_in - (nd->effect ? 1 : 0);
         if (nd->kind == DS_NODE_ASSIGN || (nd->kind == DS_NODE_OP && nd->op == DS_OP_INDEX_PUT)) note_write(a, nd->in[0], i);
-        else if (nd->effect && nd->kind != DS_NODE_PRINT && nd->kind != DS_NODE_OP)
-            for (int k = 0; k < din; k++) note_write(a, nd->in[k], i); /* If/While/Call/callback may write args */
+        else if (nd->effect && nd->kind != DS_NODE_PRINT && !(nd->kind == DS_NODE_OP && ds_op_get_info(nd->op)->kind == DS_KIND_RANDOM))
+            for (int k = 0; k < din; k++) note_write(a, nd->in[k], i); /* If/While/Call/callbacks, other in-place ops */
     }
     *out = a;
     return DS_OK;
@@ -258,13 +258,13 @@ static ds_status walk(ds_rw *rw, ds_rw_frame *f) {
             cap = din;
             if (!(in = ds_malloc(sizeof(ds_value *) * (size_t)cap))) return DS_ERR_NOMEM;
         }
-        for (int k = 0; k < din; k++) {
-            in[k] = f->map[n->in[k]->id];
-            if (!in[k]) {
-                st = ds_errorf(DS_ERR_INTERNAL, "pass '%s': graph '%s', node %d (%s) reads a value the pass dropped",
-                               rw->pass->name, src->name, n->id, node_name(n));
-                goto done;
-            }
+        bool reads_dropped = false;
+        for (int k = 0; k < din; k++) reads_dropped |= !(in[k] = f->map[n->in[k]->id]);
+        if (reads_dropped) { /* what reads a dropped value is dropped too; an effect cannot be */
+            if (!n->effect) continue;
+            st = ds_errorf(DS_ERR_INTERNAL, "pass '%s': graph '%s', node %d (%s) is an effect reading a value the pass dropped",
+                           rw->pass->name, src->name, n->id, node_name(n));
+            goto done;
         }
         memset(out, 0, sizeof(ds_value *) * (size_t)(dout + 1));
         rw->frame = f;

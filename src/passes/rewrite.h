@@ -7,10 +7,14 @@
  * pass, once per distinct subgraph. The result is a new graph the pass manager verifies.
  *
  * Invariants the engine enforces on every pass: every value keeps its type (dtype and dims) -- a pass
- * that would change one gets DS_ERR_INTERNAL naming it; a value used later or by the graph's outputs
- * cannot be dropped (DS_ERR_INTERNAL at the use). Effects are re-emitted in the order the walk meets
- * them, so they keep their order; keeping them at all is each pass's duty (the verifier sees a graph
- * whose token chain lost an effect as valid, so passes only ever drop nodes that are not effects).
+ * that would change one gets DS_ERR_INTERNAL naming it; a node reading a dropped value is dropped too,
+ * and an effect reading one, or a dropped graph output, is DS_ERR_INTERNAL naming the pass. Effects are
+ * re-emitted in the order the walk meets them, so they keep their order; keeping them at all is each
+ * pass's duty (passes only ever drop nodes that are not effects).
+ *
+ * What passes may change: which tensors alias. After CSE, simplify and fold, two graph outputs may be
+ * the same value, and an output may be a parameter or a constant of the graph. A consumer that hands
+ * outputs to users as mutable tensors (executor, binding) must copy those.
  *
  * In-place helpers (ds_rw_replace_uses, ds_rw_remove_nodes) are offered for code that edits a graph it
  * owns and that nobody else has seen (autodiff, front ends); the passes themselves do not use them. */
@@ -29,7 +33,8 @@ typedef struct ds_rw_pass {
      * the state is rw->state while that graph is rebuilt and freed by `release`. */
     ds_status (*prepare)(ds_rw *rw, const ds_graph *src, void **state);
     void (*release)(void *state);
-    /* Decides what node `n` becomes. `in` are the dst values of its data inputs (no token). It must
+    /* Decides what node `n` becomes (n belongs to rw->frame->src: the graph being rebuilt, or a body
+     * being inlined). `in` are the dst values of its data inputs (no token). It must
      * set out[0..data outputs) to dst values of the same types (emitting nodes or reusing values),
      * or to NULL to drop a value nothing uses. NULL visit = ds_rw_clone_node. */
     ds_status (*visit)(ds_rw *rw, const ds_node *n, ds_value *const *in, ds_value **out);
@@ -67,7 +72,7 @@ struct ds_rw {
  * verified. *changes (may be NULL) counts the rewrites the pass reported with ds_rw_changed. */
 ds_status ds_rw_apply(const ds_rw_pass *pass, const ds_graph *src, ds_graph **out, int *changes);
 
-/* Counts one rewrite (the pass manager iterates to a fixed point on these). */
+/* Counts n rewrites (the pass manager iterates to a fixed point on these). */
 void ds_rw_changed(ds_rw *rw, int n);
 
 /* Emits a copy of `n` with inputs `in` (data only) into rw->dst, its subgraphs transformed by the

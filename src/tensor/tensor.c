@@ -61,7 +61,7 @@ ds_status ds_shape_broadcast(int na, const int64_t *a, int nb, const int64_t *b,
 ds_status ds_axis_normalize(int64_t axis, int ndim, const char *what, int *out) {
     int64_t lim = ndim > 0 ? ndim : 1;
     if (axis < -lim || axis >= lim)
-        return ds_errorf(DS_ERR_INDEX, "%s %lld is out of bounds for tensor of dimension %d", what,
+        return ds_errorf(DS_ERR_AXIS, "%s %lld is out of bounds for tensor of dimension %d", what,
                          (long long)axis, ndim);
     *out = (int)(axis < 0 ? axis + lim : axis);
     return DS_OK;

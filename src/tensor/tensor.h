@@ -36,7 +36,7 @@ bool ds_shape_equal(int na, const int64_t *a, int nb, const int64_t *b);
 /* NumPy broadcast of two shapes into out (ndim in *out_ndim); DS_ERR_SHAPE if incompatible. */
 ds_status ds_shape_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *out_ndim,
                              int64_t *out);
-/* Normalises a possibly negative axis against ndim; DS_ERR_INDEX naming `what` if out of range. */
+/* Normalises a possibly negative axis against ndim; DS_ERR_AXIS naming `what` if out of range. */
 ds_status ds_axis_normalize(int64_t axis, int ndim, const char *what, int *out);
 /* Writes "[2, 3]" into buf (for error messages); returns buf. */
 char *ds_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);

@@ -85,7 +85,7 @@ DS_TEST(gather_errors) {
               "indices must be an integer tensor, got float32");
     CHECK_ERR(ds_op_run1(DS_OP_GATHER, 2, (ds_tensor *[]){p, bo}, (ds_attr[]){A_INT(0)}, &out), DS_ERR_DTYPE,
               "got bool");
-    CHECK_ERR(ds_op_run1(DS_OP_GATHER, 2, (ds_tensor *[]){p, big}, (ds_attr[]){A_INT(2)}, &out), DS_ERR_INDEX,
+    CHECK_ERR(ds_op_run1(DS_OP_GATHER, 2, (ds_tensor *[]){p, big}, (ds_attr[]){A_INT(2)}, &out), DS_ERR_AXIS,
               "axis 2 is out of bounds");
     CHECK_ERR(ds_op_run1(DS_OP_GATHER, 2, (ds_tensor *[]){s, big}, (ds_attr[]){A_INT(0)}, &out), DS_ERR_SHAPE,
               "zero-dimensional");
@@ -173,7 +173,7 @@ DS_TEST(one_hot_values_axes_dtypes) {
     ds_attr bad_axis[] = {A_INT(2), A_F(1), A_F(0), A_INT(3), A_DT(DS_FLOAT32)};
     CHECK_ERR(ds_op_run1(DS_OP_ONE_HOT, 1, &ix, bad_depth, &out), DS_ERR_VALUE,
               "one_hot: depth must be non-negative, got -2");
-    CHECK_ERR(ds_op_run1(DS_OP_ONE_HOT, 1, &bt, bad_axis, &out), DS_ERR_INDEX, "axis 3 is out of bounds");
+    CHECK_ERR(ds_op_run1(DS_OP_ONE_HOT, 1, &bt, bad_axis, &out), DS_ERR_AXIS, "axis 3 is out of bounds");
     ds_tensor *f = mk(DS_FLOAT32, 1, SH(1), NULL);
     CHECK_ERR(ds_op_run1(DS_OP_ONE_HOT, 1, &f, at, &out), DS_ERR_DTYPE, "indices must be an integer tensor");
     ds_tensor_release(ix);

@@ -313,15 +313,15 @@ DS_TEST(empty_reductions) {
 DS_TEST(axis_errors) {
     ds_tensor *x = mk(DS_FLOAT32, 2, SH(2, 3), NULL), *o = NULL;
     CHECK_ERR(red(DS_OP_SUM, x, AX(0, -2), false, &o), DS_ERR_VALUE, "sum: duplicate value in 'axis'");
-    CHECK_ERR(red(DS_OP_MEAN, x, AX(2), false, &o), DS_ERR_INDEX, "axis 2 is out of bounds");
-    CHECK_ERR(red(DS_OP_STD, x, AX(-3), false, &o), DS_ERR_INDEX, "out of bounds");
-    CHECK_ERR(arg(DS_OP_ARGMAX, x, true, 5, false, &o), DS_ERR_INDEX, "argmax: axis 5");
+    CHECK_ERR(red(DS_OP_MEAN, x, AX(2), false, &o), DS_ERR_AXIS, "axis 2 is out of bounds");
+    CHECK_ERR(red(DS_OP_STD, x, AX(-3), false, &o), DS_ERR_AXIS, "out of bounds");
+    CHECK_ERR(arg(DS_OP_ARGMAX, x, true, 5, false, &o), DS_ERR_AXIS, "argmax: axis 5");
     CHECK(o == NULL);
     ds_tensor *s = mk(DS_FLOAT32, 0, NULL, (double[]){4});
     CHECK_OK(red(DS_OP_SUM, s, AX(0), false, &o)); /* NumPy accepts axis 0 / -1 on 0-d */
     CHECK(same(o, DS_FLOAT32, 0, NULL, (double[]){4}, 0));
     ds_tensor_release(o);
-    CHECK_ERR(red(DS_OP_SUM, s, AX(1), false, &o), DS_ERR_INDEX, "out of bounds");
+    CHECK_ERR(red(DS_OP_SUM, s, AX(1), false, &o), DS_ERR_AXIS, "out of bounds");
     ds_tensor_release(x);
     ds_tensor_release(s);
 }
@@ -352,6 +352,9 @@ DS_TEST(multi_axis_and_views) {
     CHECK_OK(arg(DS_OP_ARGMIN, t, false, 0, false, &o)); /* flattened order of the view */
     CHECK(same(o, DS_INT64, 0, NULL, (double[]){0}, 0));
     ds_tensor_release(o);
+    CHECK_OK(arg(DS_OP_ARGMAX, t, false, 0, false, &o)); /* t[3, 1, 2] = 23: row-major, not memory order */
+    CHECK(same(o, DS_INT64, 0, NULL, (double[]){23}, 0));
+    ds_tensor_release(o);
     ds_tensor_release(t);
     /* a strided slice: every other column */
     CHECK_OK(ds_tensor_slice(x, 2, 0, 4, 2, &t));
@@ -359,6 +362,83 @@ DS_TEST(multi_axis_and_views) {
     CHECK(same(o, DS_FLOAT64, 2, SH(2, 3), (double[]){2, 10, 18, 26, 34, 42}, 0));
     ds_tensor_release(o);
     ds_tensor_release(t);
+    ds_tensor_release(x);
+}
+
+/* Reference: reduce arange-like data over a mask with a naive loop, in double. */
+static void naive_sum4(const double *x, const int64_t *sh, const bool *mask, double *out, int64_t *nout) {
+    int64_t osh[4], n = 0;
+    for (int d = 0; d < 4; d++) osh[d] = mask[d] ? 1 : sh[d];
+    *nout = osh[0] * osh[1] * osh[2] * osh[3];
+    for (int64_t k = 0; k < *nout; k++) out[k] = 0;
+    for (int64_t a = 0; a < sh[0]; a++)
+        for (int64_t b = 0; b < sh[1]; b++)
+            for (int64_t c = 0; c < sh[2]; c++)
+                for (int64_t d = 0; d < sh[3]; d++) {
+                    int64_t o = (((mask[0] ? 0 : a) * osh[1] + (mask[1] ? 0 : b)) * osh[2] + (mask[2] ? 0 : c)) * osh[3] + (mask[3] ? 0 : d);
+                    out[o] += x[n++];
+                }
+}
+
+/* Every axis subset of a 4-d tensor (in place, two runs, or copied), contiguous and permuted. */
+DS_TEST(all_axis_subsets_4d) {
+    const int64_t sh[4] = {3, 4, 5, 6};
+    double vals[360], want[360], got[360];
+    for (int i = 0; i < 360; i++) vals[i] = (double)((i * 37) % 101) - 50;
+    ds_tensor *x = mk(DS_FLOAT64, 4, sh, vals), *o = NULL;
+    for (int m = 1; m < 16; m++) {
+        bool mask[4] = {m & 1, (m >> 1) & 1, (m >> 2) & 1, (m >> 3) & 1};
+        int64_t axes[4], na = 0, nout;
+        for (int d = 0; d < 4; d++)
+            if (mask[d]) axes[na++] = d;
+        naive_sum4(vals, sh, mask, want, &nout);
+        CHECK_OK(red(DS_OP_SUM, x, axes, (int)na, true, &o));
+        for (int64_t k = 0; k < nout; k++) ds_tensor_get_double(o, k, &got[k]);
+        bool ok = ds_tensor_numel(o) == nout;
+        for (int64_t k = 0; k < nout && ok; k++) ok = got[k] == want[k];
+        if (!ok) printf("  axis mask %d\n", m);
+        CHECK(ok);
+        ds_tensor_release(o);
+        /* mean and var over the same axes agree with sum-based values */
+        CHECK_OK(red(DS_OP_MEAN, x, axes, (int)na, true, &o));
+        int64_t cnt = 360 / nout;
+        for (int64_t k = 0; k < nout && ok; k++) {
+            double v;
+            ds_tensor_get_double(o, k, &v);
+            ok = fabs(v - want[k] / (double)cnt) < 1e-12;
+        }
+        CHECK(ok);
+        ds_tensor_release(o);
+    }
+    /* the same on a permuted view (memory order differs from logical order) */
+    ds_tensor *t = NULL;
+    CHECK_OK(ds_tensor_permute(x, (const int[]){2, 0, 3, 1}, &t)); /* shape [5, 3, 6, 4] */
+    CHECK_OK(red(DS_OP_SUM, t, AX(1, 3), false, &o)); /* = x summed over (0, 1), as [5, 6] */
+    bool mk01[4] = {true, true, false, false};
+    int64_t nout;
+    naive_sum4(vals, sh, mk01, want, &nout);
+    bool ok = ds_tensor_numel(o) == 30;
+    for (int64_t k = 0; k < 30 && ok; k++) {
+        double v;
+        ds_tensor_get_double(o, k, &v);
+        ok = v == want[k];
+    }
+    CHECK(ok);
+    ds_tensor_release(o);
+    ds_tensor_release(t);
+    /* batch-norm statistics: NCHW over (0, 2, 3) */
+    CHECK_OK(red_ddof(DS_OP_VAR, x, AX(0, 2, 3), 0, &o));
+    for (int c = 0; c < 4 && ok; c++) {
+        double s = 0, s2 = 0, v;
+        for (int a = 0; a < 3; a++)
+            for (int k = 0; k < 30; k++) s += vals[(a * 4 + c) * 30 + k];
+        for (int a = 0; a < 3; a++)
+            for (int k = 0; k < 30; k++) s2 += pow(vals[(a * 4 + c) * 30 + k] - s / 90, 2);
+        ds_tensor_get_double(o, c, &v);
+        ok = fabs(v - s2 / 90) < 1e-9;
+    }
+    CHECK(ok);
+    ds_tensor_release(o);
     ds_tensor_release(x);
 }
 
@@ -504,6 +584,44 @@ DS_TEST(kernel_matches_reference_all_isas) {
         free(y);
     }
     ds_reduce_set_isa(NULL);
+}
+
+/* ds_reduce_ex over [A, C, B, D] (reducing A and B) against ds_reduce on the gathered
+ * [C, A * B, D] copy, for every kind and a few dtypes and sizes (incl. split pieces). */
+DS_TEST(kernel_two_runs_layout) {
+    const int64_t dims[][4] = {{3, 4, 5, 2}, {2, 3, 40000, 1}, {7, 2, 3, 600}, {1, 3, 9, 1}};
+    const ds_dtype dts[] = {DS_FLOAT32, DS_FLOAT64, DS_INT32, DS_FLOAT16};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        int64_t A = dims[di][0], C = dims[di][1], B = dims[di][2], D = dims[di][3], n = A * C * B * D;
+        for (size_t ti = 0; ti < sizeof dts / sizeof dts[0]; ti++) {
+            ds_dtype dt = dts[ti];
+            size_t es = ds_dtype_size(dt);
+            char *x = malloc(es * (size_t)n), *g = malloc(es * (size_t)n);
+            for (int64_t i = 0; i < n; i++)
+                ds_dtype_store_double(dt, x + i * (int64_t)es, floor(urand() * 64) - 32 + (ds_dtype_is_float(dt) ? 0.25 : 0));
+            for (int64_t a = 0; a < A; a++)
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t b = 0; b < B; b++)
+                        memcpy(g + ((c * A + a) * B + b) * D * (int64_t)es, x + ((a * C + c) * B + b) * D * (int64_t)es, es * (size_t)D);
+            double *y1 = malloc(8 * (size_t)(C * D)), *y2 = malloc(8 * (size_t)(C * D));
+            for (int k = 0; k < DS_REDUCE_KIND_COUNT; k++) {
+                ds_dtype od = ds_reduce_out_dtype((ds_reduce_kind)k, dt);
+                if (od != DS_INT64 && od != DS_BOOL) od = DS_FLOAT64;
+                CHECK_OK(ds_reduce_ex((ds_reduce_kind)k, dt, x, C, A * B, D, B * D, B, C * B * D, od, y1, 0));
+                CHECK_OK(ds_reduce((ds_reduce_kind)k, dt, g, C, A * B, D, od, y2, 0));
+                bool ok = true;
+                for (int64_t q = 0; q < C * D && ok; q++) {
+                    double u = ds_dtype_load_double(od, (char *)y1 + q * (int64_t)ds_dtype_size(od));
+                    double v = ds_dtype_load_double(od, (char *)y2 + q * (int64_t)ds_dtype_size(od));
+                    ok = u == v || fabs(u - v) <= 1e-12 * fabs(v) || (k == DS_REDUCE_PROD && fabs(u - v) <= 1e-9 * fabs(v));
+                    if (!ok) printf("  kind %d %s [%lld,%lld,%lld,%lld] output %lld: %.17g vs %.17g\n", k, ds_dtype_name(dt),
+                                    (long long)A, (long long)C, (long long)B, (long long)D, (long long)q, u, v);
+                }
+                CHECK(ok);
+            }
+            free(x), free(g), free(y1), free(y2);
+        }
+    }
 }
 
 DS_TEST(alloc_failures_do_not_leak) {

@@ -87,7 +87,7 @@ DS_TEST(concat_errors) {
               "concat: input 1 has shape [3, 4], expected [2, *]");
     CHECK_ERR(ds_op_run1(DS_OP_CONCAT, 2, (ds_tensor *[]){a, c}, (ds_attr[]){A_INT(0)}, &out), DS_ERR_SHAPE,
               "input 1 has shape [3] (1 dims), expected 2 dims");
-    CHECK_ERR(ds_op_run1(DS_OP_CONCAT, 2, (ds_tensor *[]){a, a}, (ds_attr[]){A_INT(2)}, &out), DS_ERR_INDEX,
+    CHECK_ERR(ds_op_run1(DS_OP_CONCAT, 2, (ds_tensor *[]){a, a}, (ds_attr[]){A_INT(2)}, &out), DS_ERR_AXIS,
               "axis 2 is out of bounds for tensor of dimension 2");
     CHECK_ERR(ds_op_run1(DS_OP_CONCAT, 2, (ds_tensor *[]){s, s}, (ds_attr[]){A_INT(0)}, &out), DS_ERR_SHAPE,
               "zero-dimensional tensors cannot be concatenated");
@@ -95,7 +95,7 @@ DS_TEST(concat_errors) {
               "expected at least one tensor");
     CHECK_ERR(ds_op_run1(DS_OP_STACK, 2, (ds_tensor *[]){a, b}, (ds_attr[]){A_INT(0)}, &out), DS_ERR_SHAPE,
               "stack: input 1 has shape [3, 4], expected [2, 3]");
-    CHECK_ERR(ds_op_run1(DS_OP_STACK, 2, (ds_tensor *[]){a, a}, (ds_attr[]){A_INT(-4)}, &out), DS_ERR_INDEX,
+    CHECK_ERR(ds_op_run1(DS_OP_STACK, 2, (ds_tensor *[]){a, a}, (ds_attr[]){A_INT(-4)}, &out), DS_ERR_AXIS,
               "axis -4 is out of bounds");
     ds_tensor_release(a);
     ds_tensor_release(b);
@@ -208,7 +208,7 @@ DS_TEST(split_errors) {
               "sizes[1] = -1 is negative");
     CHECK_ERR(ds_op_run(DS_OP_SPLIT, 1, &y, (ds_attr[]){A_INTS(bad, 0), A_INT(1)}, 4, outs, &n), DS_ERR_VALUE,
               "non-empty");
-    CHECK_ERR(ds_op_run(DS_OP_SPLIT, 1, &y, (ds_attr[]){A_INTS(three, 1), A_INT(2)}, 4, outs, &n), DS_ERR_INDEX,
+    CHECK_ERR(ds_op_run(DS_OP_SPLIT, 1, &y, (ds_attr[]){A_INTS(three, 1), A_INT(2)}, 4, outs, &n), DS_ERR_AXIS,
               "axis 2 is out of bounds");
     CHECK_ERR(ds_op_run(DS_OP_SPLIT, 1, &s, (ds_attr[]){A_INTS(three, 1), A_INT(0)}, 4, outs, &n), DS_ERR_SHAPE,
               "zero-dimensional");

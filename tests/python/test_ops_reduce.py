@@ -184,8 +184,6 @@ def test_var_std(name, case, ddof):
 @given(case=reduce_case(dtypes=NP_DTYPES, min_side=1, single_axis=True))
 def test_argmax_argmin(name, case):
     t, a, dtype, axis, keep = case
-    if axis is None and not t.is_contiguous():
-        t = t.contiguous()  # see test_flat_argmax_of_strided_input (a known bug)
     exp = getattr(np, name)(a, axis=None if a.ndim == 0 else axis, keepdims=keep and axis is not None)
     r = getattr(ops, name)(t, axis, keep)
     check(r, exp, "int64")
@@ -217,9 +215,8 @@ def test_max_min_return_values_and_indices(name, case):
     np.testing.assert_array_equal(v2.asnumpy(), values.asnumpy())
 
 
-@pytest.mark.xfail(strict=True, reason="src/ops/reduce.c: argmax/argmin over all dims of a non-contiguous "
-                   "input return the position in memory order instead of the row-major flat index")
 def test_flat_argmax_of_strided_input():
+    """argmax over all dims of a strided input is the row-major flat index, not the memory position."""
     a = np.array([[-1, 0], [-1, -1]], np.int8)
     t = Tensor(np.array(a.T, order="C")).T  # values a, memory order [-1, -1, 0, -1]
     check(ops.argmax(t), np.argmax(a), "int64")  # 1, returns 2
@@ -367,8 +364,6 @@ def test_reductions_large(shape, dtype):
             _check_accum(v, np.var(af, axis=ax, ddof=1), np.full(np.shape(np.var(af, axis=ax)), 400.0),
                          _mean_dtype(dtype))
             if ax is None or isinstance(ax, int):
-                if ax is None and not tv.is_contiguous():
-                    continue  # test_flat_argmax_of_strided_input
                 check(ops.argmax(tv, ax), np.argmax(av, axis=ax), "int64")
                 check(ops.argmin(tv, ax), np.argmin(av, axis=ax), "int64")
 
