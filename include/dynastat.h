@@ -350,11 +350,15 @@ ds_status ds_graph_run_pass(const ds_graph *g, const char *pass_name, ds_graph *
  * the concrete shapes and dtypes of the inputs: execution order, a shape for every value, kernel
  * pointers with prebuilt calls, views as precomputed headers, one memory arena shared by values whose
  * lifetimes do not overlap (with in-place updates), and fused elementwise groups that run as one tiled
- * kernel over the thread pool. A plan keeps a small cache of compiled variants keyed by the input
- * shapes and dtypes: new shapes compile once, alternating shapes do not recompile.
+ * kernel over the thread pool. A plan keeps a small cache (8) of compiled variants keyed by the input
+ * shapes and dtypes: new shapes compile once, alternating shapes do not recompile; once the cache is
+ * full and misses again, inputs whose shapes keep varying are compiled with dynamic dims (one variant
+ * for every size, ops on them run eagerly), so compiles stay bounded.
  * Running a compiled variant allocates nothing but the returned output tensors (and the values of ops
  * whose output shape depends on the data, such as nonzero). Results equal ds_graph_eval's exactly;
- * effects (print, assign, host callbacks) run in program order. A plan runs on one thread at a time. */
+ * effects (print, assign, host callbacks) run in program order. Host callbacks see tensors over the
+ * plan's memory: they must not keep references to them after returning. A plan runs on one thread at a
+ * time. */
 typedef struct ds_plan ds_plan;
 
 /* Statistics of a plan (the variant used last, plus counters of the whole plan). */

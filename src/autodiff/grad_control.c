@@ -266,8 +266,8 @@ ds_status ds_ad_forward_branch(ds_ad_ctx *c, const ds_node *n) {
         DS_TRY(ds_graph_set_outputs(bb[b].Bw, bi->n_need, bb[b].grads));
         DS_TRY(finish_forward(bb, bi->n_br, b, n->sub[b]));
     }
-    if (n->kind == DS_NODE_IF) st = ds_graph_add_if(c->fg, in[0], bb[0].F, bb[1].F, na, in + 1, 3 * MAXV, outs, &got);
-    else st = ds_graph_add_call(c->fg, bb[0].F, na, in, 3 * MAXV, outs, &got);
+    if (n->kind == DS_NODE_IF) st = ds_graph_add_if(c->fg, in[0], bb[0].F, bb[1].F, na, in + 1, MAXV, outs, &got);
+    else st = ds_graph_add_call(c->fg, bb[0].F, na, in, MAXV, outs, &got);
     if (st) goto fail;
     for (int k = 0; k < no; k++) c->fmap[n->out[k]->id] = outs[k];
     bi->n_res = nres;

@@ -294,13 +294,23 @@ static ds_status rule_scatter_add(ds_grad_call *r) {
         ds_value *in[2] = {G0, X(1)};
         ds_attr at = r->node->attrs[0];
         ds_value *d = ds_gr_op(r, DS_OP_GATHER_ELEMENTS, 2, in, &at); /* index's shape */
-        if (!ds_shape_equal(it->ndim, it->shape, st->ndim, st->shape)) {
-            if (!ds_meta_static(it) || !ds_meta_static(st))
-                return ds_errorf(DS_ERR_UNSUPPORTED, "gradient of scatter_add: src larger than index needs static shapes");
-            int64_t pads[2 * DS_MAX_DIMS];
-            for (int d = 0; d < st->ndim; d++) pads[2 * d] = 0, pads[2 * d + 1] = st->shape[d] - it->shape[d];
-            ds_attr pa[2] = {{.kind = DS_ATTR_INTS, .n = 2 * st->ndim, .v.ints = pads}, {.kind = DS_ATTR_FLOAT, .v.f = 0}};
-            d = ds_gr_op(r, DS_OP_PAD, 1, &d, pa);
+        if (!ds_shape_equal(it->ndim, it->shape, st->ndim, st->shape)) { /* src may be larger than index */
+            if (ds_meta_static(it) && ds_meta_static(st)) {
+                int64_t pads[2 * DS_MAX_DIMS];
+                for (int k = 0; k < st->ndim; k++) pads[2 * k] = 0, pads[2 * k + 1] = st->shape[k] - it->shape[k];
+                ds_attr pa[2] = {{.kind = DS_ATTR_INTS, .n = 2 * st->ndim, .v.ints = pads}, {.kind = DS_ATTR_FLOAT, .v.f = 0}};
+                d = ds_gr_op(r, DS_OP_PAD, 1, &d, pa);
+            } else if (ds_meta_static(it)) { /* into zeros of src's shape, at the index's extent */
+                int64_t b[DS_MAX_DIMS], e[DS_MAX_DIMS], s[DS_MAX_DIMS];
+                for (int k = 0; k < it->ndim; k++) b[k] = 0, e[k] = it->shape[k], s[k] = 1;
+                ds_attr sa[3] = {{.kind = DS_ATTR_INTS, .n = it->ndim, .v.ints = b},
+                                 {.kind = DS_ATTR_INTS, .n = it->ndim, .v.ints = e},
+                                 {.kind = DS_ATTR_INTS, .n = it->ndim, .v.ints = s}};
+                ds_value *sin[2] = {ds_gr_zeros_in(r, 2), d};
+                d = ds_gr_op(r, DS_OP_SLICE_SCATTER, 2, sin, sa);
+            } else if (!ds_meta_static(st) || !ds_meta_static(it)) {
+                return ds_errorf(DS_ERR_UNSUPPORTED, "gradient of scatter_add: an index with unknown dims must have src's shape");
+            }
         }
         r->gin[2] = ds_gr_fit(r, d, 2);
     }

@@ -1,5 +1,5 @@
-/* Eager dispatch: run one op now (infer, allocate outputs, run the kernel). Later this is where ops are
- * recorded on the autodiff tape. */
+/* Eager dispatch: run one op now (infer, allocate outputs, run the kernel), and record it on the
+ * thread's active autodiff tape when one is set. */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -51,6 +51,8 @@ ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_at
             DS_TRY(ds_tensor_new(out_meta[i].dtype, out_meta[i].ndim, out_meta[i].shape, &outs[i]));
     ds_op_call call = {op, &e->info, n_in, inputs, full, nout, outs};
     DS_TRY(e->impl.run(&call));
+    ds_tape *tape = ds_tape_active(); /* record for gradients (a no-op unless an input requires grad) */
+    if (tape) DS_TRY(ds_tape_record(tape, op, n_in, inputs, full, nout, outs));
     if (in_meta != stack_meta) ds_free(in_meta);
     if (nout) memcpy(outputs, outs, sizeof(ds_tensor *) * (size_t)nout);
     if (n_out) *n_out = nout;

@@ -14,7 +14,9 @@ static ds_status plan_new_at(const ds_graph *g, int depth, ds_plan **out) {
     if (depth > DS_PLAN_MAX_DEPTH) return ds_errorf(DS_ERR_VALUE, "graph calls nested more than %d deep", DS_PLAN_MAX_DEPTH);
     ds_plan *p = ds_calloc(sizeof(ds_plan));
     if (!p) return DS_ERR_NOMEM;
-    if (g->nodes.n && !(p->subs = ds_calloc(sizeof(ds_plan *) * 2 * (size_t)g->nodes.n))) {
+    if ((g->nodes.n && !(p->subs = ds_calloc(sizeof(ds_plan *) * 2 * (size_t)g->nodes.n))) ||
+        (g->params.n && !(p->dyn_param = ds_calloc(sizeof(bool) * (size_t)g->params.n)))) {
+        ds_free(p->subs);
         ds_free(p);
         return DS_ERR_NOMEM;
     }
@@ -38,6 +40,7 @@ void ds_plan_release(ds_plan *p) {
     if (p->subs)
         for (int i = 0; i < 2 * p->g->nodes.n; i++) ds_plan_release(p->subs[i]);
     ds_free(p->subs);
+    ds_free(p->dyn_param);
     ds_graph_release(p->g);
     ds_free(p);
 }
@@ -72,7 +75,7 @@ static bool key_matches(const plan_variant *v, int n, const ds_meta *metas, ds_t
         const int64_t *sh = ts ? ts[i]->shape : metas[i].shape;
         if (k[0] != dt || k[1] != nd) return false;
         for (int d = 0; d < nd; d++)
-            if (k[2 + d] != sh[d]) return false;
+            if (k[2 + d] != sh[d] && k[2 + d] >= 0) return false;
         k += 2 + nd;
     }
     return true;
@@ -115,6 +118,21 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* When the cache is full and misses again, parameters whose shapes vary among the cached variants are
+ * compiled with dynamic dims from now on (ops on them run eagerly), so a value that keeps changing
+ * shape (a list growing in a loop) compiles a bounded number of times. */
+static void mark_dynamic(ds_plan *p, int n, const ds_meta *in) {
+    for (int c = 0; c < p->n_cache; c++) {
+        const int64_t *k = p->cache[c]->key;
+        for (int i = 0; i < n; i++) {
+            const ds_value *pv = p->g->params.items[i];
+            for (int d = 0; d < in[i].ndim; d++)
+                if (pv->type.shape[d] < 0 && k[2 + d] >= 0 && k[2 + d] != in[i].shape[d]) p->dyn_param[i] = true;
+            k += 2 + k[1];
+        }
+    }
+}
+
 ds_status plan_variant_get(ds_plan *p, int n_in, const ds_meta *in, plan_variant **out) {
     plan_variant *v = cache_find(p, n_in, in, NULL);
     if (v) {
@@ -123,6 +141,7 @@ ds_status plan_variant_get(ds_plan *p, int n_in, const ds_meta *in, plan_variant
     }
     ds_status st = check_inputs(p->g, n_in, in);
     if (st) return st;
+    if (p->n_cache == DS_PLAN_CACHE) mark_dynamic(p, n_in, in);
     double t0 = now_ms();
     if ((st = plan_compile(p, in, &v))) return st;
     p->compile_ms = now_ms() - t0;
@@ -174,6 +193,10 @@ static ds_status bind(plan_variant *v, ds_tensor *const *inputs, ds_tensor *cons
     for (int i = 0; i < v->n_params; i++) {
         ds_tensor *t = inputs[i];
         if (!t->data && t->numel) return ds_errorf(DS_ERR_VALUE, "input %d is a declared-only tensor without data", i);
+        if (v->slots[v->param_ids[i]].kind == SLOT_DYN) { /* compiled with dynamic dims */
+            v->env[v->param_ids[i]] = t;
+            continue;
+        }
         if (!t->contiguous) {
             ds_status st = ds_tensor_contiguous(t, &v->tmp_in[i]);
             if (st) return st;
@@ -278,7 +301,10 @@ ds_status ds_plan_run(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_ou
     ds_status st = plan_variant_for(p, n_in, inputs, &v);
     if (st) return st;
     p->n_runs++;
-    if ((st = plan_exec(v, inputs, NULL, outputs))) return st;
+    v->refcount++; /* stays alive even if a host callback compiles this plan for other shapes */
+    st = plan_exec(v, inputs, NULL, outputs);
+    plan_variant_release(v);
+    if (st) return st;
     if (n_out) *n_out = nout;
     return DS_OK;
 }
@@ -302,7 +328,10 @@ ds_status ds_plan_run_into(ds_plan *p, int n_in, ds_tensor *const *inputs, int n
         }
     }
     p->n_runs++;
-    return plan_exec(v, inputs, outputs, NULL);
+    v->refcount++;
+    st = plan_exec(v, inputs, outputs, NULL);
+    plan_variant_release(v);
+    return st;
 }
 
 void ds_plan_stats(const ds_plan *p, ds_plan_statistics *out) {

@@ -29,7 +29,8 @@ typedef struct plan_group plan_group;
 /* ---------------------------------------------------------------- slots */
 typedef enum slot_kind {
     SLOT_NONE,  /* a state token, or nothing */
-    SLOT_PARAM, /* a graph parameter: bound to the caller's (contiguous) tensor each run */
+    SLOT_PARAM, /* a graph parameter: bound to the caller's (contiguous) tensor each run (a parameter
+                   compiled with dynamic dims is a DYN slot whose env is the caller's tensor) */
     SLOT_CONST, /* a header over a constant's data */
     SLOT_ARENA, /* a contiguous buffer in the arena (a root) */
     SLOT_VIEW,  /* a precomputed header over the memory of `root` at byte offset `off` */
@@ -91,7 +92,7 @@ struct plan_variant {
     const ds_graph *g;
     int depth;
     int n_key;
-    int64_t *key; /* per input: dtype, ndim, dims... */
+    int64_t *key; /* per input: dtype, ndim, dims... (-1: any size) */
     int n_slots, cap_slots;
     plan_slot *slots;
     ds_tensor *hdr;  /* one header per slot */
@@ -132,6 +133,7 @@ struct ds_plan {
     plan_variant *cache[DS_PLAN_CACHE]; /* most recently used first */
     int n_cache;
     ds_plan **subs; /* 2 per node: plans of its subgraphs (created on first need) */
+    bool *dyn_param; /* parameters compiled with dynamic dims (their shapes kept changing) */
     int64_t n_compiles, n_runs;
     double compile_ms;
 };

@@ -490,7 +490,7 @@ static ds_status finish(build *b) {
             v->hdr[id].data = root->data ? root->data + s->off : NULL;
             if (v->slots[s->root].movable) nr++;
         }
-        if (s->kind == SLOT_DYN) nd++;
+        if (s->kind == SLOT_DYN && !s->movable) nd++;
     }
     v->rebind = ds_arena_alloc(&v->mem, sizeof(int) * (size_t)(nr + 1));
     v->dyn_ids = ds_arena_alloc(&v->mem, sizeof(int) * (size_t)(nd + 1));
@@ -498,7 +498,7 @@ static ds_status finish(build *b) {
     for (int id = 0; id < v->n_slots; id++) {
         const plan_slot *s = &v->slots[id];
         if (s->kind == SLOT_VIEW && v->slots[s->root].movable) v->rebind[v->n_rebind++] = id;
-        if (s->kind == SLOT_DYN) v->dyn_ids[v->n_dyn++] = id;
+        if (s->kind == SLOT_DYN && !s->movable) v->dyn_ids[v->n_dyn++] = id; /* not the parameters */
     }
     for (int i = 0; i < v->n_steps; i++) {
         plan_step *s = &v->steps[i];
@@ -528,10 +528,12 @@ ds_status plan_compile(ds_plan *p, const ds_meta *in, plan_variant **out) {
     v->g = g;
     v->depth = p->depth;
     int extra = 1, cap_steps = 1, nkey = 0;
-    for (int i = 0; i < nn; i++) {
+    for (int i = 0; i < nn; i++) { /* extra slots: reshape copies, subplan argument copies, loop buffers */
         const ds_node *n = g->nodes.items[i];
-        extra += n->n_in + 2 * n->n_out + 2;
-        cap_steps += 1 + (n->kind == DS_NODE_OP ? 0 : n->n_in);
+        bool ctrl = n->kind == DS_NODE_IF || n->kind == DS_NODE_WHILE || n->kind == DS_NODE_CALL;
+        if (n->kind == DS_NODE_OP && ds_op_get_info(n->op)->kind == DS_KIND_VIEW) extra++;
+        if (ctrl) extra += n->n_in + n->n_out + 1;
+        cap_steps += 1 + (ctrl ? n->n_in : 0);
     }
     for (int i = 0; i < np; i++) nkey += 2 + in[i].ndim;
     v->cap_slots = nv + extra;
@@ -562,18 +564,20 @@ ds_status plan_compile(ds_plan *p, const ds_meta *in, plan_variant **out) {
         st = DS_ERR_NOMEM;
         goto fail;
     }
-    for (int i = 0, k = 0; i < np; i++) {
-        v->key[k++] = in[i].dtype;
-        v->key[k++] = in[i].ndim;
-        for (int d = 0; d < in[i].ndim; d++) v->key[k++] = in[i].shape[d];
-    }
     ds_meta none = {DS_BOOL, 0, {0}};
     for (int id = 0; id < nv; id++) slot_init(v, id, SLOT_NONE, &none);
-    for (int i = 0; i < np; i++) {
-        int id = ((ds_value *)g->params.items[i])->id;
-        v->param_ids[i] = id;
-        slot_init(v, id, SLOT_PARAM, &in[i]);
-        v->hdr[id].storage = NULL;
+    for (int i = 0, k = 0; i < np; i++) {
+        const ds_value *pv = g->params.items[i];
+        ds_meta m = in[i];
+        if (p->dyn_param[i]) /* its open dims are not specialised: any size matches */
+            for (int d = 0; d < m.ndim; d++)
+                if (pv->type.shape[d] < 0) m.shape[d] = DS_DIM_UNKNOWN;
+        v->key[k++] = m.dtype;
+        v->key[k++] = m.ndim;
+        for (int d = 0; d < m.ndim; d++) v->key[k++] = m.shape[d];
+        v->param_ids[i] = pv->id;
+        slot_init(v, pv->id, p->dyn_param[i] ? SLOT_DYN : SLOT_PARAM, &m);
+        v->hdr[pv->id].storage = NULL;
     }
     /* 1. classify */
     for (int i = 0, seg = 0; i < nn; i++) {

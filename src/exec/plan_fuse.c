@@ -17,12 +17,12 @@
 #include "base/threadpool.h"
 #include "exec/plan.h"
 
-#define FZ_MAX_MEMBERS 64
+#define FZ_MAX_MEMBERS 28
 #define FZ_MAX_EXT 32
-#define FZ_MAX_SLOTS 64
+#define FZ_MAX_SLOTS 64 /* >= FZ_MAX_EXT gathered inputs + FZ_MAX_MEMBERS live values + 3 temporaries */
 #define FZ_TILE_MAX 8192
 #define FZ_TILE_MIN 512
-#define FZ_TILE_BYTES (64 * 1024) /* tile working set per thread: about an L1 data cache */
+#define FZ_TILE_BYTES (48 * 1024) /* tile working set per thread: about an L1 data cache */
 #define FZ_PARALLEL_WORK 65536     /* elements x cost below which a group runs on one thread */
 
 enum { FZ_SCR, FZ_EXT, FZ_OUT };
@@ -360,8 +360,19 @@ ds_status plan_group_build(plan_variant *v, int si) {
             }
         }
         int isz = (int)ds_dtype_size(v->slots[oid].meta.dtype);
-        int o = index_of(s->out_ids, s->n_out, oid);
-        refs[R_OUT] = o >= 0 ? (fz_arg){FZ_OUT, 0, (int16_t)o, isz} : (fz_arg){FZ_SCR, 0, (int16_t)scr_alloc(&sa), isz};
+        int o = index_of(s->out_ids, s->n_out, oid), reuse = -1;
+        /* the loops read element i before writing element i: the result may overwrite an input that
+         * dies here and has the same element size */
+        for (int k = 0; k < n->n_in && reuse < 0 && o < 0; k++) {
+            const ds_node *p = n->in[k]->producer;
+            int mj = p ? index_of(s->members, j, p->id) : -1;
+            if (mj >= 0 && last[mj] == j && val[mj].kind == FZ_SCR && val[mj].isz == isz) reuse = mj;
+        }
+        if (o >= 0) refs[R_OUT] = (fz_arg){FZ_OUT, 0, (int16_t)o, isz};
+        else if (reuse >= 0) {
+            refs[R_OUT] = val[reuse];
+            last[reuse] = -2; /* its slot now belongs to this member's value */
+        } else refs[R_OUT] = (fz_arg){FZ_SCR, 0, (int16_t)scr_alloc(&sa), isz};
         if (isz > sa.max_isz) sa.max_isz = isz;
         val[j] = refs[R_OUT];
         lowered L;
@@ -374,7 +385,9 @@ ds_status plan_group_build(plan_variant *v, int si) {
             refs[R_TMP + t] = (fz_arg){FZ_SCR, src.scalar, (int16_t)scr_alloc(&sa), (int32_t)ds_dtype_size(L.tmp_dt[t])};
             if (refs[R_TMP + t].isz > sa.max_isz) sa.max_isz = refs[R_TMP + t].isz;
         }
-        if (sa.max > FZ_MAX_SLOTS || refs[R_OUT].idx < 0) {
+        bool full = refs[R_OUT].idx < 0;
+        for (int t = 0; t < L.ntmp; t++) full |= refs[R_TMP + t].idx < 0;
+        if (full) {
             st = ds_errorf(DS_ERR_INTERNAL, "plan: a fused group needs too much scratch");
             goto done;
         }
@@ -397,9 +410,12 @@ ds_status plan_group_build(plan_variant *v, int si) {
         for (int k = 0; k < n->n_in; k++) {
             const ds_node *p = n->in[k]->producer;
             int mj = p ? index_of(s->members, j, p->id) : -1;
-            if (mj >= 0 && last[mj] == j) scr_free(&sa, val[mj]);
+            if (mj >= 0 && last[mj] == j) {
+                scr_free(&sa, val[mj]);
+                last[mj] = -2; /* freed once, even if read twice */
+            }
         }
-        if (last[j] < 0) scr_free(&sa, val[j]);
+        if (last[j] == -1) scr_free(&sa, val[j]);
         cost += L.cost;
     }
     grp->n_scr = sa.max;

@@ -14,21 +14,28 @@ bool ds_op_is_effectful(ds_op_id op) {
 /* Op inference works on concrete dims. A symbolic or unknown dim is replaced by a distinct prime
  * "probe" value; output dims equal to a probe map back to its symbol, and dims derived from probes
  * (multiples, or within a small window of a probe, as after concat) become unknown. */
-#define PROBE_COUNT 128
-#define PROBE_WINDOW 4096
+#define PROBE_COUNT 64   /* 0..31 stand for symbols, 32.. for unknown dims */
+#define PROBE_SYMBOLS 32
+#define PROBE_SPACING 8192 /* probes are primes this far apart ... */
+#define PROBE_WINDOW 4096  /* ... so a dim within this window of one is derived from it (e.g. concat) */
 static int64_t g_probes[PROBE_COUNT];
 
+/* Primes near 40000 + k * PROBE_SPACING: large enough not to collide with typical small dims, small
+ * enough that a product of three stays far from int64 overflow. */
 static void init_probes(void) {
-    int k = 0;
-    for (int64_t c = 32771; k < PROBE_COUNT; c += 2) {
-        bool prime = true;
-        for (int64_t d = 3; d * d <= c; d += 2)
-            if (c % d == 0) {
-                prime = false;
+    for (int k = 0; k < PROBE_COUNT; k++)
+        for (int64_t c = 40001 + (int64_t)k * PROBE_SPACING;; c += 2) {
+            bool prime = true;
+            for (int64_t d = 3; d * d <= c; d += 2)
+                if (c % d == 0) {
+                    prime = false;
+                    break;
+                }
+            if (prime) {
+                g_probes[k] = c;
                 break;
             }
-        if (prime) g_probes[k++] = c;
-    }
+        }
 }
 
 /* Broadcasting ops: before probing, give every non-static dim the value it must have at run time.
@@ -57,7 +64,7 @@ static void harmonize_broadcast(int n_in, ds_meta *in, bool *unknown_at) {
         if (to == DS_DIM_UNKNOWN) unknown_at[k] = true; /* a shared stand-in that maps back to unknown */
         for (int i = 0; i < n_in; i++) {
             int d = in[i].ndim - 1 - k;
-            if (d >= 0 && in[i].shape[d] < 0) in[i].shape[d] = to == DS_DIM_UNKNOWN ? DS_DIM_SYM(63) : to;
+            if (d >= 0 && in[i].shape[d] < 0) in[i].shape[d] = to == DS_DIM_UNKNOWN ? DS_DIM_SYM(PROBE_SYMBOLS - 1) : to;
         }
     }
 }
@@ -69,10 +76,9 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
         for (int d = 0; d < in[i].ndim; d++) symbolic |= in[i].shape[d] < 0;
     if (!symbolic) return e->impl.infer(op, n_in, in, attrs, out, n_out);
     if (!g_probes[0]) init_probes();
-    /* probes 0..63 for symbols, 64.. for unknown dims in order of appearance */
     int64_t probe_dim[PROBE_COUNT]; /* what each used probe stands for */
     bool used[PROBE_COUNT] = {false};
-    int next_unknown = 64;
+    int next_unknown = PROBE_SYMBOLS;
     ds_meta stack[16], *probed = n_in <= 16 ? stack : ds_malloc(sizeof(ds_meta) * (size_t)n_in);
     if (!probed) return DS_ERR_NOMEM;
     for (int i = 0; i < n_in; i++) probed[i] = in[i];
@@ -82,7 +88,8 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
         for (int d = 0; d < probed[i].ndim; d++) {
             int64_t dim = probed[i].shape[d];
             if (dim >= 0) continue;
-            int k = DS_DIM_IS_SYM(dim) ? DS_DIM_SYM_INDEX(dim) % 64 : (next_unknown < PROBE_COUNT ? next_unknown++ : PROBE_COUNT - 1);
+            int k = DS_DIM_IS_SYM(dim) ? DS_DIM_SYM_INDEX(dim) % PROBE_SYMBOLS
+                                       : (next_unknown < PROBE_COUNT ? next_unknown++ : PROBE_COUNT - 1);
             probed[i].shape[d] = g_probes[k];
             probe_dim[k] = DS_DIM_IS_SYM(dim) ? dim : DS_DIM_UNKNOWN;
             used[k] = true;
@@ -98,17 +105,25 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
         for (int d = 0; d < out[o].ndim; d++) {
             int64_t dim = out[o].shape[d];
             if (dim <= 1) continue;
+            bool exact = false;
+            for (int k = 0; k < PROBE_COUNT && !exact; k++)
+                if (used[k] && dim == g_probes[k]) {
+                    out[o].shape[d] = probe_dim[k];
+                    exact = true;
+                }
+            if (exact) continue;
+            /* derived from probes: a multiple (reshape, tile), or near one or a sum of them (concat, pad) */
+            int64_t total = 0;
             for (int k = 0; k < PROBE_COUNT; k++) {
                 if (!used[k]) continue;
-                if (dim == g_probes[k]) {
-                    out[o].shape[d] = probe_dim[k];
-                    break;
-                }
+                total += g_probes[k];
                 if (dim % g_probes[k] == 0 || (dim > g_probes[k] - PROBE_WINDOW && dim < g_probes[k] + PROBE_WINDOW)) {
                     out[o].shape[d] = DS_DIM_UNKNOWN;
                     break;
                 }
             }
+            if (out[o].shape[d] == dim && dim >= g_probes[0] - PROBE_WINDOW && dim <= total * 2 + PROBE_WINDOW)
+                out[o].shape[d] = DS_DIM_UNKNOWN; /* e.g. a sum of two probes */
         }
     return DS_OK;
 }
@@ -310,6 +325,7 @@ ds_status ds_graph_add_if(ds_graph *g, ds_value *cond, ds_graph *then_g, ds_grap
     if (!st && then_g->outputs.n != else_g->outputs.n)
         st = ds_errorf(DS_ERR_VALUE, "If: the branches return %d and %d values", then_g->outputs.n, else_g->outputs.n);
     if (!st && then_g->outputs.n > max_out) st = ds_errorf(DS_ERR_VALUE, "If returns %d values, room for %d", then_g->outputs.n, max_out);
+    if (!st && then_g->outputs.n > DS_OP_MAX_OUT) st = ds_errorf(DS_ERR_VALUE, "If: too many outputs (at most %d)", DS_OP_MAX_OUT);
     ds_meta types[DS_OP_MAX_OUT], etypes[DS_OP_MAX_OUT];
     if (!st) {
         output_types_for(then_g, args, types);

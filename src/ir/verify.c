@@ -101,7 +101,12 @@ static ds_status verify_graph(const ds_graph *g, int depth) {
             ds_meta in[64], out[DS_OP_MAX_OUT];
             if (nd > 64) break; /* very wide concat: skip re-inference */
             for (int k = 0; k < nd; k++) in[k] = n->in[k]->type;
-            if (ds_ir_infer(n->op, nd, in, n->attrs, out, &no) != DS_OK) {
+            ds_status ist = ds_ir_infer(n->op, nd, in, n->attrs, out, &no);
+            if (ist == DS_ERR_NOMEM) {
+                st = ist;
+                goto done;
+            }
+            if (ist != DS_OK) {
                 st = node_error(g, n, "inference fails on the node's own inputs");
                 goto done;
             }

@@ -23,6 +23,8 @@
  *                               last row (x's shape is adopted by an empty list), drop returns the list
  *                               without its last n rows (n an integer scalar tensor).
  *
+ * Infer checks ranks only: while a graph is built, symbolic dims stand in for sizes that are only
+ * known to agree at run time, so the dims are checked when the op runs.
  * Values are never mutated: push appends in place only beyond the rows any existing tensor can see
  * (the storage records how many rows have been written; a push onto an older or shorter view copies),
  * so a loop that pushes one row per iteration costs amortized O(row), not O(list).
@@ -104,12 +106,10 @@ static ds_status shape_err(const char *what, const ds_meta *a, const char *verb,
     return ds_errorf(DS_ERR_SHAPE, "%s %s %s %s", what, SHAPE_S(a->ndim, a->shape, sa), verb, SHAPE_S(b->ndim, b->shape, sb));
 }
 
-/* Checks ranks and, for sum_like / broadcast_like, that the smaller shape broadcasts to the larger.
- * reshape_like checks nothing here (dims may be unknown; ds_tensor_reshape checks at run time). */
 static ds_status like_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out, int *n_out) {
     const ds_meta *x = &in[0], *ref = &in[1];
-    if (op == DS_OP_SUM_LIKE && !bcasts(ref, x)) return shape_err("cannot sum shape", x, "down to a shape that does not broadcast to it:", ref);
-    if (op == DS_OP_BROADCAST_LIKE && !bcasts(x, ref)) return shape_err("cannot broadcast shape", x, "to", ref);
+    if (op == DS_OP_SUM_LIKE && ref->ndim > x->ndim) return shape_err("cannot sum shape", x, "down to the larger rank of", ref);
+    if (op == DS_OP_BROADCAST_LIKE && x->ndim > ref->ndim) return shape_err("cannot broadcast shape", x, "to the smaller rank of", ref);
     out->dtype = x->dtype;
     out->ndim = ref->ndim;
     memcpy(out->shape, ref->shape, sizeof(int64_t) * (size_t)ref->ndim);
@@ -119,6 +119,10 @@ static ds_status like_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_a
 
 static ds_status sum_like_run(ds_op_call *c) {
     ds_tensor *x = c->in[0], *ref = c->in[1], *s = NULL, *t = NULL;
+    ds_meta mx, mr;
+    ds_meta_of(x, &mx);
+    ds_meta_of(ref, &mr);
+    if (!bcasts(&mr, &mx)) return shape_err("cannot sum shape", &mx, "down to a shape that does not broadcast to it:", &mr);
     int64_t axes[DS_MAX_DIMS];
     int na = 0, lead = x->ndim - ref->ndim;
     for (int d = 0; d < lead; d++) axes[na++] = d;
@@ -172,9 +176,6 @@ static ds_status split_like_infer(ds_op_id op, int n_in, const ds_meta *in, cons
         out[i - 1].shape[ax] = in[i].shape[ax];
         total = total < 0 || in[i].shape[ax] < 0 ? -1 : total + in[i].shape[ax];
     }
-    if (total >= 0 && x->shape[ax] >= 0 && total != x->shape[ax])
-        return ds_errorf(DS_ERR_SHAPE, "the references' sizes along axis %d sum to %lld, the tensor has %lld", ax, (long long)total,
-                         (long long)x->shape[ax]);
     *n_out = n_in - 1;
     return DS_OK;
 }
@@ -183,7 +184,11 @@ static ds_status split_like_run(ds_op_call *c) {
     ds_tensor *x = c->in[0];
     int ax;
     ds_status st = ds_axis_normalize(c->attrs[0].v.i, x->ndim, "axis", &ax);
-    int64_t off = 0;
+    int64_t off = 0, total = 0;
+    for (int i = 0; i < c->n_out; i++) total += c->out[i]->shape[ax];
+    if (!st && total != x->shape[ax])
+        return ds_errorf(DS_ERR_SHAPE, "the references' sizes along axis %d sum to %lld, the tensor has %lld", ax, (long long)total,
+                         (long long)x->shape[ax]);
     for (int i = 0; i < c->n_out && !st; i++) {
         ds_tensor *v = NULL;
         int64_t len = c->out[i]->shape[ax];
@@ -226,7 +231,7 @@ static ds_status slice_scatter_infer(ds_op_id op, int n_in, const ds_meta *in, c
     ds_meta sl;
     ds_meta_of(v, &sl);
     ds_tensor_release(v);
-    if (!bcasts(&in[1], &sl)) return shape_err("source of shape", &in[1], "does not broadcast to the slice's shape", &sl);
+    if (in[1].ndim > sl.ndim) return shape_err("source of shape", &in[1], "has a larger rank than the slice", &sl);
     *out = in[0];
     *n_out = 1;
     return DS_OK;
@@ -236,6 +241,12 @@ static ds_status slice_scatter_run(ds_op_call *c) {
     ds_tensor *v = NULL;
     ds_status st = ds_tensor_copy_into(c->out[0], c->in[0]);
     if (!st) st = apply_slices(c->out[0], c->attrs, &v);
+    if (!st) {
+        ds_meta ms, mv;
+        ds_meta_of(c->in[1], &ms);
+        ds_meta_of(v, &mv);
+        if (!bcasts(&ms, &mv)) st = shape_err("source of shape", &ms, "does not broadcast to the slice's shape", &mv);
+    }
     if (!st) st = ds_tensor_copy_into(v, c->in[1]);
     ds_tensor_release(v);
     return st;
@@ -318,7 +329,7 @@ static ds_status index_add_infer(ds_op_id op, int n_in, const ds_meta *in, const
     ds_meta t = {x->dtype, nb + x->ndim - k, {0}};
     memcpy(t.shape, b, sizeof(int64_t) * (size_t)nb);
     memcpy(t.shape + nb, x->shape + k, sizeof(int64_t) * (size_t)(x->ndim - k));
-    if (!bcasts(&in[1], &t)) return shape_err("values of shape", &in[1], "do not broadcast to the indexing result's shape", &t);
+    if (in[1].ndim > t.ndim) return shape_err("values of shape", &in[1], "have a larger rank than the indexing result", &t);
     *out = *x;
     *n_out = 1;
     return DS_OK;
@@ -336,6 +347,13 @@ static ds_status index_add_run(ds_op_call *c) {
     memcpy(t, b, sizeof(int64_t) * (size_t)nb);
     memcpy(t + nb, x->shape + k, sizeof(int64_t) * (size_t)(x->ndim - k));
     int nt = nb + x->ndim - k;
+    ds_meta mv, mt = {x->dtype, nt, {0}};
+    ds_meta_of(c->in[1], &mv);
+    memcpy(mt.shape, t, sizeof(int64_t) * (size_t)nt);
+    if (!bcasts(&mv, &mt)) {
+        st = shape_err("values of shape", &mv, "do not broadcast to the indexing result's shape", &mt);
+        goto fail;
+    }
     DS_TRY(ds_tensor_new(x->dtype, nt, t, &v)); /* values broadcast and converted to x's dtype */
     DS_TRY(ds_tensor_copy_into(v, c->in[1]));
     int64_t n = ds_shape_numel(nb, b), inner = ds_shape_numel(x->ndim - k, x->shape + k);
@@ -368,15 +386,6 @@ static ds_status scatter_add_infer(ds_op_id op, int n_in, const ds_meta *in, con
     ds_status st = ds_axis_normalize(attrs[0].v.i, x->ndim, "axis", &ax);
     if (!st) st = check_index_dtype(ix->dtype, "index");
     if (st) return st;
-    for (int d = 0; d < x->ndim; d++) {
-        bool bad = ix->shape[d] >= 0 && src->shape[d] >= 0 && ix->shape[d] > src->shape[d];
-        bad |= d != ax && ix->shape[d] >= 0 && x->shape[d] >= 0 && ix->shape[d] > x->shape[d];
-        if (bad) {
-            char a[DS_SHAPE_STR_MAX], b[DS_SHAPE_STR_MAX], s[DS_SHAPE_STR_MAX];
-            return ds_errorf(DS_ERR_SHAPE, "index of shape %s does not fit input %s and src %s at dim %d",
-                             SHAPE_S(ix->ndim, ix->shape, a), SHAPE_S(x->ndim, x->shape, b), SHAPE_S(src->ndim, src->shape, s), d);
-        }
-    }
     *out = *x;
     *n_out = 1;
     return DS_OK;
@@ -397,6 +406,12 @@ static ds_status scatter_add_run(ds_op_call *c) {
     int ax, nd = x->ndim;
     ds_status st;
     DS_TRY(ds_axis_normalize(c->attrs[0].v.i, nd, "axis", &ax));
+    for (int d = 0; d < nd; d++)
+        if (ix->shape[d] > src->shape[d] || (d != ax && ix->shape[d] > x->shape[d])) {
+            char a[DS_SHAPE_STR_MAX], b[DS_SHAPE_STR_MAX], s[DS_SHAPE_STR_MAX];
+            return ds_errorf(DS_ERR_SHAPE, "index of shape %s does not fit input %s and src %s at dim %d", SHAPE_S(nd, ix->shape, a),
+                             SHAPE_S(nd, x->shape, b), SHAPE_S(nd, src->shape, s), d);
+        }
     DS_TRY(ds_tensor_copy_into(out, x));
     if (src->dtype != x->dtype) {
         DS_TRY(ds_tensor_new(x->dtype, src->ndim, src->shape, &sc));
@@ -485,9 +500,7 @@ static ds_status list_new_run(ds_op_call *c) {
 
 static ds_status list_push_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out, int *n_out) {
     const ds_meta *l = &in[0], *x = &in[1];
-    bool ok = l->ndim >= 1 && x->ndim == l->ndim - 1;
-    for (int d = 0; ok && d < x->ndim; d++) ok = dims_fit(x->shape[d], l->shape[d + 1]);
-    if (!ok) {
+    if (l->ndim < 1 || x->ndim != l->ndim - 1) {
         char a[DS_SHAPE_STR_MAX], b[DS_SHAPE_STR_MAX];
         return ds_errorf(DS_ERR_SHAPE, "a row of shape %s does not fit a list of shape %s", SHAPE_S(x->ndim, x->shape, a),
                          SHAPE_S(l->ndim, l->shape, b));

@@ -113,7 +113,7 @@ fail:
     return NULL;
 }
 
-/* A graph of one parameter (f32[3]) returning it negated (or as is), named `name`. */
+/* A graph of one parameter (f32[3]) returning it negated (or as is, printing it first), named `name`. */
 static ds_graph *sample_unary(const char *name, bool negate) {
     ds_graph *g = NULL;
     ds_value *x, *y;
@@ -122,6 +122,7 @@ static ds_graph *sample_unary(const char *name, bool negate) {
     S_TRY(ds_graph_add_param(g, "x", DS_FLOAT32, 1, s, false, &x));
     y = x;
     if (negate) S_TRY(ds_graph_add_op1(g, DS_OP_NEG, 1, &x, NULL, &y));
+    else S_TRY(ds_graph_add_print(g, "x:", 1, &x));
     S_TRY(ds_graph_set_outputs(g, 1, &y));
     return g;
 fail:

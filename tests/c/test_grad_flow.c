@@ -541,4 +541,97 @@ DS_TEST(alloc_failure_sweep) {
     for (int i = 0; i < 3; i++) ds_graph_release(gs[i]);
 }
 
+/* A branch whose backward needs more saved values than a node may return: the backward recomputes
+ * the branch from its arguments instead. */
+DS_TEST(large_branch_recomputes) {
+    ds_graph *t, *e, *g;
+    ds_graph_new("big", &t);
+    ds_value *tx = param(t, "x", DS_FLOAT64, 1, S3), *tw = param(t, "w", DS_FLOAT64, 1, S3), *v = tx;
+    for (int i = 0; i < 40; i++) v = op1(t, DS_OP_SIN, op2(t, DS_OP_MUL, v, tw));
+    CHECK_OK(ds_graph_add_print(t, "big", 0, NULL));
+    ds_graph_set_outputs(t, 1, &v);
+    ds_graph_new("small", &e);
+    param(e, "x", DS_FLOAT64, 1, S3);
+    ds_value *ew = param(e, "w", DS_FLOAT64, 1, S3);
+    ds_graph_set_outputs(e, 1, &ew);
+    ds_graph_new("g", &g);
+    ds_value *c = param(g, "c", DS_BOOL, 0, NULL), *x = param(g, "x", DS_FLOAT64, 1, S3), *w = param(g, "w", DS_FLOAT64, 1, S3), *o;
+    int n;
+    CHECK_OK(ds_graph_add_if(g, c, t, e, 2, (ds_value *[]){x, w}, 1, &o, &n));
+    CHECK_OK(ds_graph_set_outputs(g, 1, &o));
+    for (int cv = 0; cv < 2; cv++) {
+        ds_tensor *args[3];
+        ds_tensor_scalar(DS_BOOL, cv, &args[0]);
+        args[1] = gc_rand(DS_FLOAT64, 1, S3, -1, 1);
+        args[2] = gc_rand(DS_FLOAT64, 1, S3, 0.5, 1.1);
+        CHECK(gc_check(g, args, 2));
+        if (cv) { /* the branch's print runs once per run of the gradient graph */
+            ds_graph *G;
+            ds_tensor *s = gc_rand(DS_FLOAT64, 1, S3, -1, 1), *out[3];
+            CHECK_OK(ds_graph_grad(g, 1, (int[]){0}, 2, (int[]){1, 2}, true, &G));
+            const ds_node *last_if = NULL;
+            for (int i = 0; i < ds_graph_num_nodes(G); i++)
+                if (ds_graph_node(G, i)->kind == DS_NODE_IF) last_if = ds_graph_node(G, i);
+            CHECK(last_if && ds_graph_num_params(last_if->sub[0]) == 3); /* (cotangent, x, w): recomputing */
+            ds_set_print_hook(count_print, NULL);
+            g_prints = 0;
+            CHECK_OK(ds_graph_eval(G, 4, (ds_tensor *[]){args[0], args[1], args[2], s}, 3, out, NULL));
+            ds_set_print_hook(NULL, NULL);
+            CHECK(g_prints == 1);
+            gc_release(3, out);
+            ds_tensor_release(s);
+            ds_graph_release(G);
+        }
+        gc_release(3, args);
+    }
+    ds_graph *gs[] = {t, e, g};
+    for (int i = 0; i < 3; i++) ds_graph_release(gs[i]);
+}
+
+/* Gradient graphs (through If and While, first and second order) give the same results on the plan
+ * executor as on the reference interpreter. */
+DS_TEST(gradient_graphs_run_on_the_executor) {
+    ds_graph *srcs[2] = {make_if_graph(), make_loop_graph()};
+    for (int which = 0; which < 2; which++) {
+        ds_graph *g = srcs[which], *G = NULL, *H = NULL;
+        int np = ds_graph_num_params(g), no = ds_graph_num_outputs(g);
+        int sel[3] = {0, 1, 2}, wrt[3] = {1, 2, 3}, nw = which ? 3 : 2, nsel = which ? 2 : 3, hsel[3];
+        for (int i = 0; i < nw; i++) hsel[i] = no + i;
+        CHECK_OK(ds_graph_grad(g, nsel, sel, nw, wrt, true, &G));
+        CHECK_OK(ds_graph_grad(G, nw, hsel, nw, wrt, true, &H));
+        ds_tensor *args[16] = {NULL}, *outs[3] = {NULL};
+        int na = 0, n = 0;
+        if (which) ds_tensor_scalar_int(DS_INT64, 3, &args[na++]);
+        else ds_tensor_scalar(DS_BOOL, 1, &args[na++]);
+        for (; na < np; na++) args[na] = gc_rand(DS_FLOAT64, ds_value_ndim(ds_graph_param(g, na)), ds_value_dims(ds_graph_param(g, na)), -1, 1);
+        CHECK_OK(ds_graph_eval(g, np, args, 3, outs, &n));
+        for (int k = 0; k < nsel; k++) args[na++] = gc_rand(DS_FLOAT64, ds_tensor_ndim(outs[k]), ds_tensor_shape(outs[k]), -1, 1);
+        for (int i = 0; i < nw; i++) args[na++] = gc_rand(DS_FLOAT64, ds_value_ndim(ds_graph_param(g, wrt[i])), ds_value_dims(ds_graph_param(g, wrt[i])), -1, 1);
+        gc_release(3, outs);
+        for (int order = 0; order < 2; order++) {
+            ds_graph *X = order ? H : G;
+            int nin = ds_graph_num_params(X), nout = ds_graph_num_outputs(X);
+            ds_tensor *r1[16] = {NULL}, *r2[16] = {NULL};
+            ds_plan *p = NULL;
+            CHECK_OK(ds_graph_eval(X, nin, args, 16, r1, NULL));
+            CHECK_OK(ds_plan_new(X, &p));
+            if (p) CHECK_OK(ds_plan_run(p, nin, args, 16, r2, NULL));
+            for (int k = 0; k < nout && r1[k] && r2[k]; k++)
+                for (int64_t e = 0; e < ds_tensor_numel(r1[k]); e++) {
+                    double u, v;
+                    ds_tensor_get_double(r1[k], e, &u);
+                    ds_tensor_get_double(r2[k], e, &v);
+                    CHECK_NEAR(u, v, 1e-12 * (1 + fabs(u)));
+                }
+            gc_release(16, r1);
+            gc_release(16, r2);
+            ds_plan_release(p);
+        }
+        gc_release(16, args);
+        ds_graph_release(G);
+        ds_graph_release(H);
+        ds_graph_release(g);
+    }
+}
+
 DS_TEST_MAIN()

@@ -24,7 +24,8 @@ static const char *k_sink_golden =
     "}\n"
     "\n"
     "graph @main(%x: f32[3]) {\n"
-    "  return %x\n"
+    "  %t1 = Print(%x) \"x:\" !%t0\n"
+    "  return %x !%t1\n"
     "}\n"
     "\n"
     "graph @cond(%i: i64[], %acc: f32[]) {\n"
@@ -78,17 +79,17 @@ static const char *k_sink_golden =
     "  %24: f32[40] = Const hex\"000040c0000030c0000020c0000010c0000000c00000e0bf0000c0bf0000a0bf000080bf000040bf000000bf000080be000000000000803e0000003f0000403f0000803f0000a03f0000c03f0000e03f0000004000001040000020400000304000004040000050400000604000007040000080400000884000009040000098400000a0400000a8400000b0400000b8400000c0400000c8400000d0400000d840\"\n"
     "  %25: f32[0, 3] = Const []\n"
     "  %26: f32[3] = If(%c, %b) then @neg else @neg\n"
-    "  %27: f32[3] = If(%c, %26) then @main else @neg\n"
+    "  %27: f32[3], %t2 = If(%c, %26) then @main else @neg !%t1\n"
     "  %28: f32[3] = Call(%27) @neg\n"
     "  %29: f32[] = Const 0.0\n"
-    "  %30: i64[], %31: f32[], %t2 = While(%n, %29) cond @cond body @body !%t1\n"
-    "  %32: i64[], %33: f32[], %t3 = While(%30, %31) cond @cond body @body.4 !%t2\n"
-    "  %t4 = Print(%x, %1) \"say \\\"hi\\\"\\n\\tback\\\\slash \\x01\" !%t3\n"
-    "  %t5 = Print() \"\" !%t4\n"
+    "  %30: i64[], %31: f32[], %t3 = While(%n, %29) cond @cond body @body !%t2\n"
+    "  %32: i64[], %33: f32[], %t4 = While(%30, %31) cond @cond body @body.4 !%t3\n"
+    "  %t5 = Print(%x, %1) \"say \\\"hi\\\"\\n\\tback\\\\slash \\x01\" !%t4\n"
+    "  %t6 = Print() \"\" !%t5\n"
     "  %34: f32[4, 3] = mul(%w, %w)\n"
-    "  %t6 = Assign(%w, %34) !%t5\n"
-    "  %35: f32[batch, $7], %t7 = Callback(%x) \"python fn <lambda>\" !%t6 loc(\"host.py\":40:2)\n"
-    "  return %1, %2, %3, %4, %5, %6, %7, %8, %10, %28, %33, %x !%t7\n"
+    "  %t7 = Assign(%w, %34) !%t6\n"
+    "  %35: f32[batch, $7], %t8 = Callback(%x) \"python fn <lambda>\" !%t7 loc(\"host.py\":40:2)\n"
+    "  return %1, %2, %3, %4, %5, %6, %7, %8, %10, %28, %33, %x !%t8\n"
     "}\n";
 
 static char *print_or_null(const ds_graph *g) {
@@ -285,7 +286,8 @@ static const parse_case k_errors[] = {
     {G1("  %0: f32[?] = Const []\n"), "line 2, column 3: a constant's shape must be known"},
     {G1("  %0: f32[2] = Const hex\"0000\"\n"), "line 2, column 25: the hex data holds 2 bytes, the type needs 8"},
     {G1("  %0: i16[1] = Const hex\"00zz\"\n"), "line 2, column 25: bad hex digit in constant data"},
-    {G1("  %0: f32[1000000000, 1000000000] = Const []\n"), "the constant has more elements than the text holds"},
+    {G1("  %0: f32[1000000, 1000000] = Const []\n"), "line 2, column 37: the constant has more elements than the text holds"},
+    {G1("  %0: f32[0, 4294967296, 4294967296] = Const []\n"), "line 2, column 36: a shape with too many elements"},
     {G1("  Print(%x) \"a\n"), "line 2, column 13: unterminated string"},
     {G1("  Print(%x) \"a\\q\"\n"), "line 2, column 15: unknown escape in a string (use \\\\ \\\" \\n \\t \\r or \\xHH)"},
     {G1("  Print(%x) \"a\\x00\"\n"), "line 2, column 13: a string cannot hold \\x00"},

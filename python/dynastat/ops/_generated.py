@@ -29,6 +29,11 @@ def _make(name, f):
         __all__.append(prim)
 
 
+# ops of the table that exist for the compiler and autodiff, not for users
+_INTERNAL = {"tensor_list_new", "tensor_list_push", "tensor_list_drop", "split_like", "sum_like",
+             "broadcast_like", "reshape_like", "index", "index_put"}
+
 for _name, _f in _C.ops.items():
-    _make(_name, _f)
+    if _name not in _INTERNAL:
+        _make(_name, _f)
 __all__.append("Primitive")
