@@ -70,9 +70,12 @@ for t in "${TARGETS[@]}"; do
     [ "$t" = graph_parse ] && seeds="$BUILD/seeds/parse"
     corpus="$BUILD/corpus_$t" # grows across runs in the same build directory
     mkdir -p "$corpus"
+    dict="$BUILD/$t.dict" # keywords, plus the op names of the op table
+    cp "$ROOT/tests/fuzz/$t.dict" "$dict"
+    sed -n 's/^DS_OP([A-Z0-9_]*, *\("[a-z0-9_]*"\).*/\1/p' "$ROOT/include/dynastat_ops.def" >>"$dict"
     say "fuzzing $t for ${SECS}s"
     "$BUILD/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-        -print_final_stats=1 "$corpus" "$seeds" 2>"$BUILD/fuzz_$t.log" || {
+        -print_final_stats=1 -dict="$dict" "$corpus" "$seeds" 2>"$BUILD/fuzz_$t.log" || {
         grep -v '^#' "$BUILD/fuzz_$t.log" | tail -60 >&2
         say "FAILED: $t (log: $BUILD/fuzz_$t.log)"
         exit 1
