@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "base/threadpool.h"
 #include "exec/plan.h"
+#include "ops/ew_rules.h"
 
 #define FZ_MAX_MEMBERS 28
 #define FZ_MAX_EXT 32
@@ -80,33 +81,6 @@ typedef struct lowered {
     int64_t cost;
 } lowered;
 
-static bool is_math_unary(ds_op_id op) {
-    switch (op) {
-    case DS_OP_EXP: case DS_OP_LOG: case DS_OP_SQRT: case DS_OP_RSQRT: case DS_OP_SIN: case DS_OP_COS:
-    case DS_OP_TANH: case DS_OP_SIGMOID: case DS_OP_GELU: case DS_OP_ERF: case DS_OP_RECIPROCAL:
-        return true;
-    default: return false;
-    }
-}
-
-static bool is_logical(ds_op_id op) { return op == DS_OP_LOGICAL_AND || op == DS_OP_LOGICAL_OR || op == DS_OP_LOGICAL_XOR; }
-static bool is_compare_or_logical(ds_op_id op) { return (op >= DS_OP_EQUAL && op <= DS_OP_GREATER_EQUAL) || is_logical(op); }
-
-/* Relative cost of an element (a simple add = 1), as ops/elementwise.c estimates it. */
-static int64_t op_cost(ds_op_id op, ds_dtype dt) {
-    int64_t c = 1;
-    switch (op) {
-    case DS_OP_EXP: case DS_OP_LOG: case DS_OP_TANH: case DS_OP_SIGMOID: c = 8; break;
-    case DS_OP_SIN: case DS_OP_COS: c = dt == DS_FLOAT64 ? 24 : 8; break;
-    case DS_OP_GELU: case DS_OP_ERF: c = dt == DS_FLOAT64 ? 24 : 16; break;
-    case DS_OP_SQRT: case DS_OP_RSQRT: case DS_OP_RECIPROCAL: case DS_OP_DIV: c = 2; break;
-    case DS_OP_FLOOR_DIV: case DS_OP_MOD: c = 8; break;
-    case DS_OP_POW: c = ds_dtype_is_float(dt) ? 24 : 8; break;
-    default: break;
-    }
-    return dt == DS_FLOAT16 || dt == DS_BFLOAT16 ? 2 * c : c;
-}
-
 static void add_micro(lowered *L, ds_loop_fn fn, int nargs, int a0, int a1, int a2, int a3) {
     L->m[L->n++] = (micro){fn, nargs, {(int8_t)a0, (int8_t)a1, (int8_t)a2, (int8_t)a3}, false};
 }
@@ -132,7 +106,7 @@ static bool lower(const ds_node *n, const ds_dtype *in, ds_dtype out, lowered *L
     ds_op_kind kind = ds_op_get_info(op)->kind;
     ds_loop_fn fn;
     if (kind == DS_KIND_UNARY) {
-        if (is_math_unary(op) && in[0] != out) { /* int/bool: to float32 into the output, then in place */
+        if (ds_ew_is_math_unary(op) && in[0] != out) { /* int/bool: to float32 into the output, then in place */
             if (!(fn = ds_kernel_cast(in[0], out))) return false;
             add_micro(L, fn, 2, R_IN, R_OUT, 0, 0);
             if (!(fn = ds_kernel_unary(op, out))) return false;
@@ -141,17 +115,20 @@ static bool lower(const ds_node *n, const ds_dtype *in, ds_dtype out, lowered *L
             if (!(fn = ds_kernel_unary(op, in[0]))) return false;
             add_micro(L, fn, 2, R_IN, R_OUT, 0, 0);
         }
-        L->cost += op_cost(op, out);
+        L->cost += ds_ew_op_cost(op, out);
         return true;
     }
     if (kind == DS_KIND_BINARY) {
         ds_dtype cdt = out;
-        if (is_compare_or_logical(op)) cdt = is_logical(op) && in[0] != in[1] ? DS_BOOL : ds_dtype_promote(in[0], in[1]);
+        if (ds_ew_binary_compute_dtype(op, in[0], in[1], &cdt)) {
+            ds_error_clear();
+            return false;
+        }
         int a = in[0] == cdt ? R_IN : add_cast(L, R_IN, in[0], cdt);
         int b = in[1] == cdt ? R_IN + 1 : add_cast(L, R_IN + 1, in[1], cdt);
         if (a < 0 || b < 0 || !(fn = ds_kernel_binary(op, cdt))) return false;
         add_micro(L, fn, 3, a, b, R_OUT, 0);
-        L->cost += op_cost(op, cdt);
+        L->cost += ds_ew_op_cost(op, cdt);
         return true;
     }
     switch (op) {

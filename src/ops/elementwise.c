@@ -7,69 +7,10 @@
 #include "base/status.h"
 #include "kernels/elementwise.h"
 #include "ops/op.h"
+#include "ops/ew_rules.h"
 #include "tensor/iter.h"
 
-/* ---------------------------------------------------------------- dtype rules */
-static bool is_math_unary(ds_op_id op) {
-    switch (op) {
-    case DS_OP_EXP: case DS_OP_LOG: case DS_OP_SQRT: case DS_OP_RSQRT: case DS_OP_SIN: case DS_OP_COS:
-    case DS_OP_TANH: case DS_OP_SIGMOID: case DS_OP_GELU: case DS_OP_ERF: case DS_OP_RECIPROCAL:
-        return true;
-    default: return false;
-    }
-}
-
-static bool is_compare_or_logical(ds_op_id op) {
-    return (op >= DS_OP_EQUAL && op <= DS_OP_GREATER_EQUAL) || op == DS_OP_LOGICAL_AND ||
-           op == DS_OP_LOGICAL_OR || op == DS_OP_LOGICAL_XOR;
-}
-
-static bool is_bitwise(ds_op_id op) {
-    return op == DS_OP_BITWISE_AND || op == DS_OP_BITWISE_OR || op == DS_OP_BITWISE_XOR;
-}
-
-/* Relative cost of one element (the unit is a simple add), for ds_iter's threading decision. */
-static int64_t op_cost(ds_op_id op, ds_dtype dt) {
-    int64_t c = 1;
-    switch (op) {
-    case DS_OP_EXP: case DS_OP_LOG: case DS_OP_TANH: case DS_OP_SIGMOID: c = 8; break;
-    case DS_OP_SIN: case DS_OP_COS: c = dt == DS_FLOAT64 ? 24 : 8; break;
-    case DS_OP_GELU: case DS_OP_ERF: c = dt == DS_FLOAT64 ? 24 : 16; break;
-    case DS_OP_SQRT: case DS_OP_RSQRT: case DS_OP_RECIPROCAL: case DS_OP_DIV: c = 2; break;
-    case DS_OP_FLOOR_DIV: case DS_OP_MOD: c = 8; break;
-    case DS_OP_POW: c = ds_dtype_is_float(dt) ? 24 : 8; break;
-    default: break;
-    }
-    if (dt == DS_FLOAT16 || dt == DS_BFLOAT16) c *= 2;
-    return c;
-}
-
-/* The dtype a binary op computes in, or an error (TypeError) for unsupported combinations. */
-static ds_status binary_compute_dtype(ds_op_id op, ds_dtype a, ds_dtype b, ds_dtype *out) {
-    ds_dtype p = ds_dtype_promote(a, b);
-    if (is_bitwise(op) && ds_dtype_is_float(p))
-        return ds_errorf(DS_ERR_DTYPE, "expects integer or bool tensors, got %s and %s", ds_dtype_name(a),
-                         ds_dtype_name(b));
-    switch (op) {
-    case DS_OP_DIV:
-        if (!ds_dtype_is_float(p)) p = DS_FLOAT32;
-        break;
-    case DS_OP_FLOOR_DIV: case DS_OP_MOD: case DS_OP_POW:
-        if (p == DS_BOOL) p = DS_INT8;
-        break;
-    case DS_OP_SUB:
-        if (p == DS_BOOL)
-            return ds_errorf(DS_ERR_DTYPE, "subtracting bool tensors is not supported; use logical_xor or bitwise_xor");
-        break;
-    case DS_OP_LOGICAL_AND: case DS_OP_LOGICAL_OR: case DS_OP_LOGICAL_XOR:
-        if (a != b) p = DS_BOOL; /* only truthiness matters: convert each side to bool */
-        break;
-    default: break;
-    }
-    *out = p;
-    return DS_OK;
-}
-
+/* dtype rules: ops/ew_rules.h */
 /* NumPy broadcast of metadata shapes, where -1 (unknown) broadcasts like a free dim. */
 static ds_status broadcast_meta(int na, const int64_t *a, int nb, const int64_t *b, int *nd, int64_t *out) {
     if (na == nb) { /* the common case: equal shapes */
@@ -154,7 +95,7 @@ static ds_status no_kernel(ds_dtype dt) {
 static ds_status infer_unary(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out,
                              int *n_out) {
     ds_dtype dt = in[0].dtype, ot = dt;
-    if (is_math_unary(op)) ot = ds_dtype_is_float(dt) ? dt : DS_FLOAT32;
+    if (ds_ew_is_math_unary(op)) ot = ds_dtype_is_float(dt) ? dt : DS_FLOAT32;
     else if (op == DS_OP_LOGICAL_NOT) ot = DS_BOOL;
     else if (op == DS_OP_NEG && dt == DS_BOOL)
         return ds_errorf(DS_ERR_DTYPE, "negation of a bool tensor is not supported; use logical_not");
@@ -169,7 +110,7 @@ static ds_status infer_unary(ds_op_id op, int n_in, const ds_meta *in, const ds_
 static ds_status run_unary(ds_op_call *c) {
     ds_tensor *in = c->in[0], *out = c->out[0], *src = in;
     ds_status st;
-    if (is_math_unary(c->op) && in->dtype != out->dtype) { /* int/bool: compute in float32, in place */
+    if (ds_ew_is_math_unary(c->op) && in->dtype != out->dtype) { /* int/bool: compute in float32, in place */
         ds_tensor *ops[2] = {in, out};
         if ((st = run_loop(ds_kernel_cast(in->dtype, out->dtype), NULL, 2, ops, 1))) return st;
         src = out;
@@ -177,17 +118,17 @@ static ds_status run_unary(ds_op_call *c) {
     ds_loop_fn fn = ds_kernel_unary(c->op, src->dtype);
     if (!fn) return no_kernel(src->dtype);
     ds_tensor *ops[2] = {src, out};
-    return run_loop(fn, NULL, 2, ops, op_cost(c->op, src->dtype));
+    return run_loop(fn, NULL, 2, ops, ds_ew_op_cost(c->op, src->dtype));
 }
 
 /* ---------------------------------------------------------------- binary */
 static ds_status infer_binary(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out,
                               int *n_out) {
     ds_dtype cdt = DS_FLOAT32;
-    ds_status st = binary_compute_dtype(op, in[0].dtype, in[1].dtype, &cdt);
+    ds_status st = ds_ew_binary_compute_dtype(op, in[0].dtype, in[1].dtype, &cdt);
     if (st) return st;
     if ((st = broadcast_meta(in[0].ndim, in[0].shape, in[1].ndim, in[1].shape, &out->ndim, out->shape))) return st;
-    out->dtype = is_compare_or_logical(op) ? DS_BOOL : cdt;
+    out->dtype = ds_ew_is_compare_or_logical(op) ? DS_BOOL : cdt;
     *n_out = 1;
     return DS_OK;
 }
@@ -196,7 +137,7 @@ static ds_status run_binary(ds_op_call *c) {
     ds_tensor *a = c->in[0], *b = c->in[1], *ta = NULL, *tb = NULL;
     ds_dtype cdt = DS_FLOAT32;
     ds_status st;
-    DS_TRY(binary_compute_dtype(c->op, a->dtype, b->dtype, &cdt));
+    DS_TRY(ds_ew_binary_compute_dtype(c->op, a->dtype, b->dtype, &cdt));
     if (a->dtype != cdt) {
         DS_TRY(cast_new(a, cdt, &ta));
         a = ta;
@@ -211,7 +152,7 @@ static ds_status run_binary(ds_op_call *c) {
         goto fail;
     }
     ds_tensor *ops[3] = {a, b, c->out[0]};
-    st = run_loop(fn, NULL, 3, ops, op_cost(c->op, cdt));
+    st = run_loop(fn, NULL, 3, ops, ds_ew_op_cost(c->op, cdt));
 fail:
     ds_tensor_release(ta);
     ds_tensor_release(tb);
