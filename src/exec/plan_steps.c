@@ -9,28 +9,8 @@
 #include "tensor/iter.h"
 
 /* ---------------------------------------------------------------- helpers */
-static void copy_loop(char **args, const int64_t *steps, int64_t n, void *ctx) {
-    size_t sz = *(const size_t *)ctx;
-    const char *s = args[0];
-    char *d = args[1];
-    int64_t ss = steps[0], ds = steps[1];
-    if (ss == (int64_t)sz && ds == (int64_t)sz) {
-        memcpy(d, s, (size_t)n * sz);
-        return;
-    }
-    for (int64_t i = 0; i < n; i++) memcpy(d + i * ds, s + i * ss, sz);
-}
-
 ds_status plan_copy(ds_tensor *dst, const ds_tensor *src) {
-    if (dst->numel == 0) return DS_OK;
-    ds_tensor *ops[2] = {(ds_tensor *)src, dst};
-    ds_iter it;
-    ds_status st = ds_iter_init(&it, 2, ops, dst->ndim, dst->shape);
-    if (st) return st;
-    size_t sz = ds_dtype_size(dst->dtype);
-    if (src->dtype == dst->dtype) ds_iter_run(&it, copy_loop, &sz, 1);
-    else ds_iter_run(&it, ds_kernel_cast(src->dtype, dst->dtype), NULL, 2);
-    return DS_OK;
+    return dst->numel == 0 ? DS_OK : ds_copy_strided(dst, src);
 }
 
 static void extent(const ds_tensor *t, uintptr_t *lo, uintptr_t *hi) {

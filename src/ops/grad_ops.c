@@ -36,6 +36,7 @@
 #include "base/status.h"
 #include "kernels/copy.h"
 #include "kernels/elementwise.h"
+#include "ops/index_util.h"
 #include "ops/op.h"
 #include "tensor/dtype.h"
 
@@ -253,18 +254,7 @@ static ds_status slice_scatter_run(ds_op_call *c) {
 }
 
 /* ---------------------------------------------------------------- index reading */
-static ds_status check_index_dtype(ds_dtype dt, const char *what) {
-    if (ds_dtype_is_int(dt)) return DS_OK;
-    return ds_errorf(DS_ERR_DTYPE, "%s must be an integer tensor, got %s", what, ds_dtype_name(dt));
-}
 
-static inline int64_t load_index(ds_dtype dt, const char *p) {
-    switch (dt) {
-    case DS_INT64: return *(const int64_t *)p;
-    case DS_INT32: return *(const int32_t *)p;
-    default: return ds_dtype_load_int(dt, p);
-    }
-}
 
 /* Element e of t broadcast (right-aligned) to (nd, shape), e in row-major order. */
 static int64_t index_at(const ds_tensor *t, int nd, const int64_t *shape, int64_t e) {
@@ -275,7 +265,7 @@ static int64_t index_at(const ds_tensor *t, int nd, const int64_t *shape, int64_
         int td = d - (nd - t->ndim);
         if (td >= 0 && t->shape[td] != 1) off += i * t->strides[td];
     }
-    return load_index(t->dtype, t->data + off * (int64_t)ds_dtype_size(t->dtype));
+    return ds_index_load(t->dtype, t->data + off * (int64_t)ds_dtype_size(t->dtype));
 }
 
 static ds_status out_of_bounds(int64_t v, int axis, int64_t size) {
@@ -293,42 +283,14 @@ static ds_status add_rows(ds_dtype dt, char *dst, const char *src, int64_t n) {
 }
 
 /* ---------------------------------------------------------------- index_add */
-/* Broadcast shape B of the index metas (unknown dims fit anything), as NumPy advanced indexing. */
-static ds_status index_bshape(int k, const ds_meta *ix, int *nb, int64_t *b) {
-    int n = 0;
-    for (int j = 0; j < k; j++) n = ix[j].ndim > n ? ix[j].ndim : n;
-    for (int d = 0; d < n; d++) {
-        int64_t r = 1;
-        for (int j = 0; j < k; j++) {
-            int jd = d - (n - ix[j].ndim);
-            int64_t s = jd >= 0 ? ix[j].shape[jd] : 1;
-            if (s == 1 || s == r) continue;
-            if (r == 1 || r < 0) r = s;
-            else if (s >= 0) return ds_errorf(DS_ERR_SHAPE, "shape mismatch: indexing tensors could not be broadcast together");
-        }
-        b[d] = r;
-    }
-    *nb = n;
-    return DS_OK;
-}
-
 static ds_status index_add_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out, int *n_out) {
     if (n_in < 2) return ds_errorf(DS_ERR_VALUE, "expected a tensor, values and index tensors, got %d inputs", n_in);
     const ds_meta *x = &in[0];
     int k = n_in - 2, nb;
-    if (k > x->ndim)
-        return ds_errorf(DS_ERR_INDEX, "too many indices for tensor: tensor is %d-dimensional, but %d were indexed", x->ndim, k);
-    for (int j = 0; j < k; j++) {
-        ds_status st = check_index_dtype(in[2 + j].dtype, "indices");
-        if (st) return st;
-    }
     int64_t b[DS_MAX_DIMS * 2];
-    ds_status st = index_bshape(k, in + 2, &nb, b);
+    ds_meta t = {x->dtype, 0, {0}};
+    ds_status st = ds_index_target(x, k, in + 2, &nb, b, &t.ndim, t.shape);
     if (st) return st;
-    if (nb + x->ndim - k > DS_MAX_DIMS) return ds_errorf(DS_ERR_SHAPE, "the indexing result would have more than %d dims", DS_MAX_DIMS);
-    ds_meta t = {x->dtype, nb + x->ndim - k, {0}};
-    memcpy(t.shape, b, sizeof(int64_t) * (size_t)nb);
-    memcpy(t.shape + nb, x->shape + k, sizeof(int64_t) * (size_t)(x->ndim - k));
     if (in[1].ndim > t.ndim) return shape_err("values of shape", &in[1], "have a larger rank than the indexing result", &t);
     *out = *x;
     *n_out = 1;
@@ -341,12 +303,12 @@ static ds_status index_add_run(ds_op_call *c) {
     ds_meta m[DS_MAX_DIMS];
     for (int j = 0; j < k; j++) ds_meta_of(c->in[2 + j], &m[j]);
     int64_t b[DS_MAX_DIMS * 2], t[DS_MAX_DIMS];
+    int nt;
     ds_status st;
-    DS_TRY(index_bshape(k, m, &nb, b));
+    ds_meta mx;
+    ds_meta_of(x, &mx);
+    DS_TRY(ds_index_target(&mx, k, m, &nb, b, &nt, t));
     DS_TRY(ds_tensor_copy_into(out, x));
-    memcpy(t, b, sizeof(int64_t) * (size_t)nb);
-    memcpy(t + nb, x->shape + k, sizeof(int64_t) * (size_t)(x->ndim - k));
-    int nt = nb + x->ndim - k;
     ds_meta mv, mt = {x->dtype, nt, {0}};
     ds_meta_of(c->in[1], &mv);
     memcpy(mt.shape, t, sizeof(int64_t) * (size_t)nt);
@@ -384,7 +346,7 @@ static ds_status scatter_add_infer(ds_op_id op, int n_in, const ds_meta *in, con
         return ds_errorf(DS_ERR_SHAPE, "input, index and src must have the same number of dims, got %d, %d and %d", x->ndim,
                          ix->ndim, src->ndim);
     ds_status st = ds_axis_normalize(attrs[0].v.i, x->ndim, "axis", &ax);
-    if (!st) st = check_index_dtype(ix->dtype, "index");
+    if (!st) st = ds_index_check_dtype(ix->dtype, "index");
     if (st) return st;
     *out = *x;
     *n_out = 1;
@@ -429,7 +391,7 @@ static ds_status scatter_add_run(ds_op_call *c) {
             soff += i * src->strides[d];
             if (d != ax) ooff += i * out->strides[d];
         }
-        int64_t v = load_index(ix->dtype, ix->data + (size_t)ioff * ies);
+        int64_t v = ds_index_load(ix->dtype, ix->data + (size_t)ioff * ies);
         if (v < -size || v >= size) {
             st = out_of_bounds(v, ax, size);
             goto fail;
@@ -554,7 +516,7 @@ fail:
 
 static ds_status list_drop_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *attrs, ds_meta *out, int *n_out) {
     if (in[0].ndim < 1) return ds_errorf(DS_ERR_SHAPE, "expected a list (at least one dim)");
-    ds_status st = check_index_dtype(in[1].dtype, "the row count");
+    ds_status st = ds_index_check_dtype(in[1].dtype, "the row count");
     if (st) return st;
     if (in[1].ndim != 0) return ds_errorf(DS_ERR_SHAPE, "the row count must be a scalar, got %d dims", in[1].ndim);
     *out = in[0];
@@ -565,7 +527,7 @@ static ds_status list_drop_infer(ds_op_id op, int n_in, const ds_meta *in, const
 
 static ds_status list_drop_run(ds_op_call *c) {
     ds_tensor *l = c->in[0];
-    int64_t n = load_index(c->in[1]->dtype, c->in[1]->data);
+    int64_t n = ds_index_load(c->in[1]->dtype, c->in[1]->data);
     if (n < 0 || n > l->shape[0])
         return ds_errorf(DS_ERR_INDEX, "cannot drop %lld rows from a list of %lld", (long long)n, (long long)l->shape[0]);
     return ds_tensor_slice(l, 0, 0, l->shape[0] - n, 1, &c->out[0]);

@@ -10,26 +10,20 @@
 #include "base/status.h"
 #include "base/threadpool.h"
 #include "kernels/copy.h"
+#include "ops/index_util.h"
 #include "ops/op.h"
 #include "tensor/dtype.h"
 
 #define SHAPE_S(nd, s, buf) ds_shape_str((nd), (s), (buf), sizeof(buf))
 
 /* ---------------------------------------------------------------- helpers */
-static ds_status check_index_dtype(ds_dtype dt, const char *what) {
+ds_status ds_index_check_dtype(ds_dtype dt, const char *what) {
     if (ds_dtype_is_int(dt)) return DS_OK;
     if (dt == DS_BOOL)
         return ds_errorf(DS_ERR_DTYPE, "%s must be an integer tensor, got bool (convert masks with nonzero)", what);
     return ds_errorf(DS_ERR_DTYPE, "%s must be an integer tensor, got %s", what, ds_dtype_name(dt));
 }
 
-static inline int64_t load_index(ds_dtype dt, const char *p) {
-    switch (dt) {
-    case DS_INT64: return *(const int64_t *)p;
-    case DS_INT32: return *(const int32_t *)p;
-    default: return ds_dtype_load_int(dt, p);
-    }
-}
 
 /* Reads the integer tensor t, broadcast (right-aligned) to (nd, shape), into dst in row-major order. */
 static void read_ints_bcast(const ds_tensor *t, int nd, const int64_t *shape, int64_t *dst) {
@@ -42,13 +36,13 @@ static void read_ints_bcast(const ds_tensor *t, int nd, const int64_t *shape, in
         st[d] = td >= 0 && t->shape[td] != 1 ? t->strides[td] * es : 0;
     }
     if (nd == 0) {
-        dst[0] = load_index(t->dtype, t->data);
+        dst[0] = ds_index_load(t->dtype, t->data);
         return;
     }
     const char *p = t->data;
     int64_t inner = shape[nd - 1], ist = st[nd - 1];
     for (int64_t done = 0; done < n; done += inner) {
-        for (int64_t j = 0; j < inner; j++) *dst++ = load_index(t->dtype, p + j * ist);
+        for (int64_t j = 0; j < inner; j++) *dst++ = ds_index_load(t->dtype, p + j * ist);
         for (int d = nd - 2; d >= 0; d--) { /* odometer over the outer dims */
             p += st[d];
             if (++idx[d] < shape[d]) break;
@@ -90,7 +84,7 @@ static ds_status gather_infer(ds_op_id op, int n_in, const ds_meta *in, const ds
     int ax;
     if (p->ndim == 0) return ds_errorf(DS_ERR_SHAPE, "cannot gather from a zero-dimensional tensor");
     ds_status st = ds_axis_normalize(attrs[0].v.i, p->ndim, "axis", &ax);
-    if (!st) st = check_index_dtype(ix->dtype, "indices");
+    if (!st) st = ds_index_check_dtype(ix->dtype, "indices");
     if (st) return st;
     int nd = p->ndim - 1 + ix->ndim;
     if (nd > DS_MAX_DIMS)
@@ -141,7 +135,7 @@ static ds_status gather_elements_infer(ds_op_id op, int n_in, const ds_meta *in,
         return ds_errorf(DS_ERR_SHAPE, "index has shape %s (%d dims) but input has shape %s (%d dims); they must have the same number of dims",
                          SHAPE_S(ix->ndim, ix->shape, a), ix->ndim, SHAPE_S(x->ndim, x->shape, b), x->ndim);
     ds_status st = ds_axis_normalize(attrs[0].v.i, x->ndim, "axis", &ax);
-    if (!st) st = check_index_dtype(ix->dtype, "index");
+    if (!st) st = ds_index_check_dtype(ix->dtype, "index");
     if (st) return st;
     for (int d = 0; d < x->ndim; d++)
         if (d != ax && ix->shape[d] >= 0 && x->shape[d] >= 0 && ix->shape[d] > x->shape[d])
@@ -178,7 +172,7 @@ static void gel_range(void *p, int64_t b, int64_t e) {
         }
         char *q = c->dst + (size_t)(r * n) * es;
         for (int64_t j = 0; j < n; j++) {
-            int64_t v = load_index(ix->dtype, ix->data + (size_t)(ioff + j * ix->strides[last]) * ies);
+            int64_t v = ds_index_load(ix->dtype, ix->data + (size_t)(ioff + j * ix->strides[last]) * ies);
             if (v < -size || v >= size) {
                 int64_t pos = r * n + j, cur = atomic_load(&c->bad);
                 while (pos < cur && !atomic_compare_exchange_weak(&c->bad, &cur, pos)) {}
@@ -218,7 +212,7 @@ static ds_status one_hot_infer(ds_op_id op, int n_in, const ds_meta *in, const d
                                ds_meta *out, int *n_out) {
     int nd = in[0].ndim, ax;
     int64_t depth = attrs[0].v.i;
-    ds_status st = check_index_dtype(in[0].dtype, "indices");
+    ds_status st = ds_index_check_dtype(in[0].dtype, "indices");
     if (st) return st;
     if (depth < 0) return ds_errorf(DS_ERR_VALUE, "depth must be non-negative, got %lld", (long long)depth);
     if (nd + 1 > DS_MAX_DIMS)
@@ -385,14 +379,13 @@ static ds_status too_many_indices(int ndim, int k) {
                      ndim, k);
 }
 
-/* Checks x and the k index metas; writes B and the target shape T = B + x.shape[k:]. */
-static ds_status index_check(const ds_meta *x, int k, const ds_meta *ix, int *nb, int64_t *b, int *nt,
+ds_status ds_index_target(const ds_meta *x, int k, const ds_meta *ix, int *nb, int64_t *b, int *nt,
                              int64_t *t) {
     if (k > x->ndim) return too_many_indices(x->ndim, k);
     for (int j = 0; j < k; j++) {
         char what[32];
         snprintf(what, sizeof what, "index %d", j);
-        ds_status st = check_index_dtype(ix[j].dtype, what);
+        ds_status st = ds_index_check_dtype(ix[j].dtype, what);
         if (st) return st;
     }
     ds_status st = index_bshape(k, ix, nb, b);
@@ -412,7 +405,7 @@ static ds_status index_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_
     if (n_in < 1) return ds_errorf(DS_ERR_VALUE, "expected a tensor and index tensors, got no inputs");
     int nb, nt;
     int64_t b[DS_MAX_DIMS * 2];
-    ds_status st = index_check(&in[0], n_in - 1, in + 1, &nb, b, &nt, out->shape);
+    ds_status st = ds_index_target(&in[0], n_in - 1, in + 1, &nb, b, &nt, out->shape);
     if (st) return st;
     out->dtype = in[0].dtype;
     out->ndim = nt;
@@ -450,7 +443,7 @@ static ds_status index_run(ds_op_call *c) {
     ds_meta m[DS_MAX_DIMS + 1];
     if (k > x->ndim) return too_many_indices(x->ndim, k);
     for (int j = 0; j <= k; j++) ds_meta_of(c->in[j], &m[j]);
-    ds_status st = index_check(&m[0], k, m + 1, &nb, b, &nt, t);
+    ds_status st = ds_index_target(&m[0], k, m + 1, &nb, b, &nt, t);
     if (st) return st;
     int64_t *offs = alloc_ints(ds_shape_numel(nb, b));
     if (!offs) return DS_ERR_NOMEM;
@@ -474,7 +467,7 @@ static ds_status index_put_infer(ds_op_id op, int n_in, const ds_meta *in, const
     int nb, nt;
     int64_t b[DS_MAX_DIMS * 2], t[DS_MAX_DIMS];
     const ds_meta *v = &in[1];
-    ds_status st = index_check(&in[0], n_in - 2, in + 2, &nb, b, &nt, t);
+    ds_status st = ds_index_target(&in[0], n_in - 2, in + 2, &nb, b, &nt, t);
     if (st) return st;
     bool ok = v->ndim <= nt;
     for (int d = 0; ok && d < v->ndim; d++) {
@@ -537,7 +530,7 @@ static ds_status index_put_run(ds_op_call *c) {
     if (k > x->ndim) return too_many_indices(x->ndim, k);
     ds_meta_of(x, &m[0]);
     for (int j = 0; j < k; j++) ds_meta_of(c->in[2 + j], &m[1 + j]);
-    ds_status st = index_check(&m[0], k, m + 1, &nb, b, &nt, t);
+    ds_status st = ds_index_target(&m[0], k, m + 1, &nb, b, &nt, t);
     if (st) return st;
     int64_t n = ds_shape_numel(nb, b);
     int64_t *offs = alloc_ints(n), *rows = alloc_ints(n);

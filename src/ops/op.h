@@ -72,6 +72,10 @@ const op_entry *ds_op_entry_get(ds_op_id op);
  * a missing required attribute or a kind that does not convert is an error. attrs may be NULL. */
 ds_status ds_op_fill_attrs(const op_entry *e, const ds_attr *attrs, ds_attr *full);
 
+/* Copies src into dst, broadcasting src to dst's shape and converting its dtype; the two must not
+ * overlap in memory (ds_tensor_copy_into handles overlap with a temporary). Allocates nothing. */
+ds_status ds_copy_strided(ds_tensor *dst, const ds_tensor *src);
+
 /* Meta of a tensor. */
 void ds_meta_of(const ds_tensor *t, ds_meta *m);
 /* Attribute readers for impls (the dispatcher guarantees kinds match the schema or are NONE). */

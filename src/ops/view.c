@@ -26,30 +26,31 @@ static void copy_loop(char **args, const int64_t *steps, int64_t n, void *ctx) {
     }
 }
 
+ds_status ds_copy_strided(ds_tensor *dst, const ds_tensor *src) {
+    ds_tensor *ops[2] = {(ds_tensor *)src, dst};
+    ds_iter it;
+    ds_status st = ds_iter_init(&it, 2, ops, dst->ndim, dst->shape);
+    if (st) return st;
+    size_t sz = ds_dtype_size(dst->dtype);
+    if (src->dtype == dst->dtype) {
+        ds_iter_run(&it, copy_loop, &sz, 1);
+        return DS_OK;
+    }
+    ds_loop_fn cast = ds_kernel_cast(src->dtype, dst->dtype);
+    if (!cast) return ds_errorf(DS_ERR_DTYPE, "cannot convert %s to %s", ds_dtype_name(src->dtype), ds_dtype_name(dst->dtype));
+    ds_iter_run(&it, cast, NULL, 2);
+    return DS_OK;
+}
+
 ds_status ds_tensor_copy_into(ds_tensor *dst, const ds_tensor *src) {
     if (!dst->data && dst->numel) return ds_errorf(DS_ERR_VALUE, "cannot copy into a declared-only tensor");
     if (!src->data && src->numel) return ds_errorf(DS_ERR_VALUE, "cannot copy from a declared-only tensor");
-    ds_tensor *tmp = NULL;
-    ds_status st = DS_OK;
-    if (ds_tensor_shares_storage(dst, src)) { /* overlapping: go through a temporary */
-        DS_TRY(ds_tensor_new(src->dtype, src->ndim, src->shape, &tmp));
-        DS_TRY(ds_tensor_copy_into(tmp, src));
-        src = tmp;
-    }
-    ds_tensor *ops[2] = {(ds_tensor *)src, dst};
-    ds_iter it;
-    DS_TRY(ds_iter_init(&it, 2, ops, dst->ndim, dst->shape));
-    size_t sz = ds_dtype_size(dst->dtype);
-    if (src->dtype == dst->dtype) ds_iter_run(&it, copy_loop, &sz, 1);
-    else {
-        ds_loop_fn cast = ds_kernel_cast(src->dtype, dst->dtype);
-        if (!cast) {
-            st = ds_errorf(DS_ERR_DTYPE, "cannot convert %s to %s", ds_dtype_name(src->dtype), ds_dtype_name(dst->dtype));
-            goto fail;
-        }
-        ds_iter_run(&it, cast, NULL, 2);
-    }
-fail:
+    if (!ds_tensor_shares_storage(dst, src)) return ds_copy_strided(dst, src);
+    ds_tensor *tmp; /* overlapping: go through a temporary */
+    ds_status st = ds_tensor_new(src->dtype, src->ndim, src->shape, &tmp);
+    if (st) return st;
+    st = ds_copy_strided(tmp, src);
+    if (!st) st = ds_copy_strided(dst, tmp);
     ds_tensor_release(tmp);
     return st;
 }
