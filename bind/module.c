@@ -2,6 +2,7 @@
 #include "bind.h"
 
 int ds_py_init_dtypes(PyObject *m);
+int ds_py_init_tape(PyObject *m); /* bind/tape.c: eager autograd (Tape, no_grad, custom backward functions) */
 
 static PyObject *py_set_seed(PyObject *m, PyObject *arg) {
     unsigned long long s = PyLong_AsUnsignedLongLongMask(arg);
@@ -41,6 +42,7 @@ static int module_exec(PyObject *m) {
     if (ds_py_init_errors(m) < 0) return -1;
     if (ds_py_init_ops(m) < 0) return -1;
     if (PyModule_AddFunctions(m, ds_py_tensor_module_methods) < 0) return -1;
+    if (ds_py_init_tape(m) < 0) return -1; /* autograd */
     return 0;
 }
 

@@ -437,23 +437,93 @@ ds_status ds_tape_watch(ds_tape *t, ds_tensor *x);
 /* Whether x requires grad on this tape (a watched leaf or the output of a recorded op). */
 bool ds_tape_requires_grad(const ds_tape *t, const ds_tensor *x);
 /* Records one op that has just run: inputs[0..n_in) produced outputs[0..n_out) with `attrs` (as given
- * to ds_op_run). Does nothing unless an input requires grad and the op's gradient is not identically
- * zero; refuses in-place writes (index_put) into tensors that require grad. Appends one node. */
+ * to ds_op_run), on t and on the tapes t is nested in (ds_tape_push). Does nothing on a tape where no
+ * input requires grad or the op's gradient is identically zero; refuses in-place writes (index_put)
+ * into tensors that require grad. Appends one node per tape. */
 ds_status ds_tape_record(ds_tape *t, ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs, int n_out,
                          ds_tensor *const *outputs);
-/* The tape eager dispatch records on, for this thread (NULL: none). */
+/* The tape eager dispatch records on, for this thread (NULL: none). Recording on a tape also records
+ * on the tapes it is nested in (ds_tape_push), so nested gradients see every op. */
 ds_tape *ds_tape_active(void);
-/* Makes t (may be NULL) this thread's active tape and returns the previous one. The caller keeps t
- * alive while it is active. */
+/* Makes t (may be NULL) this thread's active tape and returns the previous one; t records together
+ * with the tapes it was pushed inside of (none unless it is on the stack). Setting NULL pauses all
+ * recording (no_grad); setting the returned tape back resumes it. The caller keeps t alive while it
+ * is active. */
 ds_tape *ds_tape_set_active(ds_tape *t);
+/* Pushes t (not already active or nested) on this thread's stack of tapes: it becomes the active tape
+ * and the previously active one keeps recording (every op is recorded on both). Retains t. */
+ds_status ds_tape_push(ds_tape *t);
+/* Pops t, which must be the active tape pushed by ds_tape_push; its outer tape becomes active again.
+ * Releases the stack's reference. DS_ERR_VALUE if t is not the active tape. */
+ds_status ds_tape_pop(ds_tape *t);
 /* Gradients of outputs[0..n_out) (tensors recorded on the tape), weighted by sens[i] (of output i's
  * dtype and shape; sens or sens[i] NULL: output i must have one element and is seeded with 1), with
  * respect to wrt[0..n_wrt) (watched leaves or recorded tensors; others get zeros). Fills grads[i]
- * with new references of wrt[i]'s shape and dtype. The tape stays usable. */
+ * with new references of wrt[i]'s shape and dtype. The tape stays usable.
+ * The backward runs eagerly with recording on the thread's active tapes except t itself: a backward
+ * run while an outer tape is active (a gradient inside a function being differentiated) is recorded
+ * there, so it can be differentiated again. A hooked tensor (ds_tape_add_hook) is differentiated
+ * through its hooks: its gradient is the one its hooks return. */
 ds_status ds_tape_backward(ds_tape *t, int n_out, ds_tensor *const *outputs, ds_tensor *const *sens, int n_wrt,
                            ds_tensor *const *wrt, ds_tensor **grads);
 /* The tape's graph (borrowed; open: it has no outputs set), for inspection. */
 const ds_graph *ds_tape_graph(const ds_tape *t);
+
+/* Custom backward functions: a node of the tape whose backward is a host function (a Python bprop,
+ * a tensor hook, a registered op gradient). It runs while the backward graph is evaluated, with the
+ * node's inputs and outputs (the live tensors) and the cotangents of its outputs (zeros where none
+ * flows); ops it runs are recorded on the active tapes, so its result can be differentiated again. */
+typedef struct ds_tape_vjp_args {
+    int n_in;
+    ds_tensor *const *inputs;
+    int n_out;
+    ds_tensor *const *outputs;
+    ds_tensor *const *gout;   /* n_out cotangents of the outputs */
+    const bool *need;         /* need[i]: input i wants a cotangent (a float input that requires grad) */
+    ds_op_id op;              /* the op of a node recorded for an op gradient override, else DS_OP_COUNT */
+    const ds_attr *attrs;     /* its attrs in schema order (all filled), else NULL */
+    const char *name;         /* the node's name */
+} ds_tape_vjp_args;
+/* Writes the cotangent of input i into gin[i] (a new reference of input i's shape; NULL = zero) for
+ * the inputs with need[i]; gin[] is all NULL on entry. On failure sets the error and returns it (gin
+ * entries already set are released by the caller). */
+typedef ds_status (*ds_tape_vjp_fn)(void *ctx, const ds_tape_vjp_args *a, ds_tensor **gin);
+/* A backward function with its context; retain/release (may be NULL) keep ctx alive as long as a
+ * tape or the op registry refers to it. */
+typedef struct ds_tape_vjp {
+    ds_tape_vjp_fn fn;
+    void *ctx;
+    void (*retain)(void *ctx);
+    void (*release)(void *ctx);
+} ds_tape_vjp;
+
+/* Records a custom node on t and the tapes it is nested in: outputs[0..n_out) were computed from
+ * inputs[0..n_in) (by code that was not recorded), and their backward is `vjp`. Does nothing on a
+ * tape where no input requires grad; the float outputs then require grad. An output may be one of the
+ * inputs (an identity node: later uses read the node's output). At most 64 outputs and
+ * n_in + 2 * n_out <= 256. `name` is copied. */
+ds_status ds_tape_record_custom(ds_tape *t, const char *name, int n_in, ds_tensor *const *inputs, int n_out,
+                                ds_tensor *const *outputs, const ds_tape_vjp *vjp);
+/* Adds a hook on x for t and the tapes it is nested in where x requires grad: an identity node whose
+ * backward is `vjp` (one input, x; one output, x), so the gradient flowing into x from its later uses
+ * goes through the hook. Adding the same ctx to x twice in a row adds it once. */
+ds_status ds_tape_add_hook(ds_tape *t, ds_tensor *x, const ds_tape_vjp *vjp);
+/* Records, on t and the tapes it is nested in where `base` requires grad, that `view` (a header made
+ * without ds_op_run, e.g. by ds_tensor_slice / select / unsqueeze / permute for basic indexing) views
+ * elements of `base`: its later uses are differentiated into base. DS_ERR_VALUE if view does not view
+ * distinct elements of base's storage within base's memory span. (Unrecorded views of a contiguous
+ * tensor requiring grad are also adopted automatically when an op reads them or they are an output of
+ * ds_tape_backward; recording them explicitly is exact, also for non-contiguous bases.) */
+ds_status ds_tape_record_view(ds_tape *t, ds_tensor *base, ds_tensor *view);
+/* DS_ERR_UNSUPPORTED if an in-place write of src (may be NULL) into dst, made without ds_op_run (slice
+ * assignment through ds_tensor_copy_into), would break a gradient on t or the tapes it is nested in:
+ * dst or src requires grad (itself or as a view of the memory of a tensor that does). */
+ds_status ds_tape_check_write(const ds_tape *t, const ds_tensor *dst, const ds_tensor *src);
+/* Overrides the gradient of `op` for eager recording (process-wide): while set, ops `op` recorded on
+ * any tape become custom nodes whose backward is `vjp` (args.op and args.attrs tell the op and its
+ * attrs). vjp NULL removes the override. Effectful ops (random draws, in-place writes) are never
+ * overridden. */
+ds_status ds_tape_set_op_vjp(ds_op_id op, const ds_tape_vjp *vjp);
 
 /* ---------------------------------------------------------------- runtime */
 /* Seeds the global random generator used by the RANDOM ops. */

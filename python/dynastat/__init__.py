@@ -13,6 +13,9 @@ from .context import (PYNATIVE_MODE, GRAPH_MODE, STRICT, COMPATIBLE, LAX, set_co
 from .runtime import set_seed, get_seed, config, set_num_threads
 from ._C import AxisError
 from . import ops, nn
+# autograd (eager): Parameter, grad / value_and_grad / vjp, Tensor.register_hook
+from .common.parameter import Parameter, ParameterTuple
+from .common.autograd import grad, value_and_grad, vjp
 
 float_ = float32
 int_ = int64
@@ -23,4 +26,5 @@ __all__ = [
     "Tensor", "from_numpy", "from_dlpack", "dtype", "bool_", "int8", "uint8", "int16", "int32", "int64",
     "float16", "bfloat16", "float32", "float64", "PYNATIVE_MODE", "GRAPH_MODE", "STRICT", "COMPATIBLE", "LAX",
     "set_context", "get_context", "AxisError", "set_seed", "get_seed", "config", "set_num_threads", "ops", "nn",
+    "Parameter", "ParameterTuple", "grad", "value_and_grad", "vjp",
 ]

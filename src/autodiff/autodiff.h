@@ -89,4 +89,6 @@ bool ds_meta_static(const ds_meta *m);
 void ds_grad_register_elementwise(ds_grad_entry *table);
 void ds_grad_register_reduce(ds_grad_entry *table);
 void ds_grad_register_shape(ds_grad_entry *table);
+void ds_grad_register_conv(ds_grad_entry *table);
+void ds_grad_register_nn(ds_grad_entry *table);
 #endif

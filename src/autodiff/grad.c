@@ -485,6 +485,10 @@ ds_status ds_ad_backward(ds_ad_ctx *c) {
         case DS_NODE_CALL: st = ds_ad_backward_branch(c, n); break;
         case DS_NODE_WHILE: st = ds_ad_backward_loop(c, n); break;
         case DS_NODE_CALLBACK:
+            if (c->custom) { /* the tape's custom nodes */
+                st = c->custom(c, n);
+                break;
+            }
             st = ds_errorf(DS_ERR_UNSUPPORTED, "grad: the host callback '%s' is not differentiable; wrap its result in "
                            "stop_gradient if no gradient should flow through it", n->text);
             break;

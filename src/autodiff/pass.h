@@ -31,6 +31,10 @@ typedef struct ds_ad_ctx {
     void **info;             /* src node id -> control-flow bookkeeping from the forward */
     ds_ptrvec graphs;        /* graphs this context holds a reference to */
     ds_arena arena;
+    /* tape: the backward of a custom node (a CALLBACK node of the tape's graph whose backward is a
+     * host function); NULL elsewhere, where callbacks are not differentiable */
+    ds_status (*custom)(struct ds_ad_ctx *c, const ds_node *n);
+    void *custom_data;
 } ds_ad_ctx;
 
 ds_status ds_ad_init(ds_ad_ctx *c, const ds_graph *src, ds_graph *fg, ds_graph *bg, bool recompute);

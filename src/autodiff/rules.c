@@ -23,6 +23,8 @@ static void init_rules(void) {
     ds_grad_register_elementwise(g_rules);
     ds_grad_register_reduce(g_rules);
     ds_grad_register_shape(g_rules);
+    ds_grad_register_conv(g_rules);
+    ds_grad_register_nn(g_rules);
 }
 
 const ds_grad_entry *ds_grad_entry_get(ds_op_id op) {

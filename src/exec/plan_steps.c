@@ -169,6 +169,11 @@ ds_status plan_step_run(plan_variant *v, plan_step *s) {
         }
         for (int k = 0; k < s->n_out; k++)
             if (s->out[k]->numel) memset(s->out[k]->data, 0, (size_t)s->out[k]->numel * ds_dtype_size(s->out[k]->dtype));
+        if (!s->node->fn) {
+            st = ds_errorf(DS_ERR_VALUE, "callback '%s' has no host function (graphs read by ds_graph_parse or "
+                           "ds_graph_load do not keep callbacks)", s->node->text);
+            break;
+        }
         st = s->node->fn(s->node->fn_ctx, s->n_in, s->in, s->n_out, s->out);
         break;
     }

@@ -7,35 +7,35 @@
 
 bool ds_op_is_effectful(ds_op_id op) {
     const ds_op_info *info = ds_op_get_info(op);
-    return info->kind == DS_KIND_RANDOM || op == DS_OP_INDEX_PUT;
+    return info->kind == DS_KIND_RANDOM || op == DS_OP_INDEX_PUT || (ds_op_entry_get(op)->impl.flags & DS_IMPL_EFFECT);
 }
 
 /* ---------------------------------------------------------------- inference with symbolic dims */
-/* Op inference works on concrete dims. A symbolic or unknown dim is replaced by a distinct prime
- * "probe" value; output dims equal to a probe map back to its symbol, and dims derived from probes
- * (multiples, or within a small window of a probe, as after concat) become unknown. */
+/* Op inference works on concrete dims. A symbolic or unknown dim is replaced by a "probe" value, and
+ * inference runs twice with two different probe sets: an output dim that is the same in both runs is
+ * static; one that is probe k in both runs is the dim probe k stands for (its symbol); anything else
+ * is derived from probes (stride, concat, reshape...) and becomes unknown. */
 #define PROBE_COUNT 64   /* 0..31 stand for symbols, 32.. for unknown dims */
 #define PROBE_SYMBOLS 32
-#define PROBE_SPACING 8192 /* probes are primes this far apart ... */
-#define PROBE_WINDOW 4096  /* ... so a dim within this window of one is derived from it (e.g. concat) */
-static int64_t g_probes[PROBE_COUNT];
+static int64_t g_probes[2][PROBE_COUNT];
 
-/* Primes near 40000 + k * PROBE_SPACING: large enough not to collide with typical small dims, small
- * enough that a product of three stays far from int64 overflow. */
+/* Distinct primes, large enough not to collide with typical dims, small enough that a product of three
+ * stays far from int64 overflow. */
 static void init_probes(void) {
-    for (int k = 0; k < PROBE_COUNT; k++)
-        for (int64_t c = 40001 + (int64_t)k * PROBE_SPACING;; c += 2) {
-            bool prime = true;
-            for (int64_t d = 3; d * d <= c; d += 2)
-                if (c % d == 0) {
-                    prime = false;
+    for (int set = 0; set < 2; set++)
+        for (int k = 0; k < PROBE_COUNT; k++)
+            for (int64_t c = 40001 + (int64_t)k * 8192 + set * 4099;; c += 2) {
+                bool prime = true;
+                for (int64_t d = 3; d * d <= c; d += 2)
+                    if (c % d == 0) {
+                        prime = false;
+                        break;
+                    }
+                if (prime) {
+                    g_probes[set][k] = c;
                     break;
                 }
-            if (prime) {
-                g_probes[k] = c;
-                break;
             }
-        }
 }
 
 /* Broadcasting ops: before probing, give every non-static dim the value it must have at run time.
@@ -75,56 +75,56 @@ ds_status ds_ir_infer(ds_op_id op, int n_in, const ds_meta *in, const ds_attr *a
     for (int i = 0; i < n_in && !symbolic; i++)
         for (int d = 0; d < in[i].ndim; d++) symbolic |= in[i].shape[d] < 0;
     if (!symbolic) return e->impl.infer(op, n_in, in, attrs, out, n_out);
-    if (!g_probes[0]) init_probes();
+    if (!g_probes[0][0]) init_probes();
     int64_t probe_dim[PROBE_COUNT]; /* what each used probe stands for */
     bool used[PROBE_COUNT] = {false};
     int next_unknown = PROBE_SYMBOLS;
-    ds_meta stack[16], *probed = n_in <= 16 ? stack : ds_malloc(sizeof(ds_meta) * (size_t)n_in);
-    if (!probed) return DS_ERR_NOMEM;
-    for (int i = 0; i < n_in; i++) probed[i] = in[i];
+    ds_meta stack[32], *base = n_in <= 16 ? stack : ds_malloc(sizeof(ds_meta) * 2 * (size_t)n_in);
+    if (!base) return DS_ERR_NOMEM;
+    ds_meta *probed = base + n_in;
+    for (int i = 0; i < n_in; i++) base[i] = in[i];
     bool unknown_at[DS_MAX_DIMS] = {false};
-    if (e->info.kind == DS_KIND_BINARY || op == DS_OP_WHERE) harmonize_broadcast(n_in, probed, unknown_at);
-    for (int i = 0; i < n_in; i++) {
-        for (int d = 0; d < probed[i].ndim; d++) {
-            int64_t dim = probed[i].shape[d];
+    if (e->info.kind == DS_KIND_BINARY || op == DS_OP_WHERE) harmonize_broadcast(n_in, base, unknown_at);
+    /* which probe each non-static dim gets */
+    for (int i = 0; i < n_in; i++)
+        for (int d = 0; d < base[i].ndim; d++) {
+            int64_t dim = base[i].shape[d];
             if (dim >= 0) continue;
-            int k = DS_DIM_IS_SYM(dim) ? DS_DIM_SYM_INDEX(dim) % PROBE_SYMBOLS
+            int k = DS_DIM_IS_SYM(dim) ? (int)((-2 - dim) % PROBE_SYMBOLS)
                                        : (next_unknown < PROBE_COUNT ? next_unknown++ : PROBE_COUNT - 1);
-            probed[i].shape[d] = g_probes[k];
             probe_dim[k] = DS_DIM_IS_SYM(dim) ? dim : DS_DIM_UNKNOWN;
             used[k] = true;
+            base[i].shape[d] = -1 - k; /* remember k; replaced by the probe value below */
         }
+    ds_meta res[2][DS_OP_MAX_OUT];
+    int nres[2] = {0, 0};
+    ds_status st = DS_OK;
+    for (int set = 0; set < 2 && !st; set++) {
+        for (int i = 0; i < n_in; i++) {
+            probed[i] = base[i];
+            for (int d = 0; d < base[i].ndim; d++)
+                if (base[i].shape[d] < 0) probed[i].shape[d] = g_probes[set][-1 - base[i].shape[d]];
+        }
+        st = e->impl.infer(op, n_in, probed, attrs, res[set], &nres[set]);
     }
-    ds_status st = e->impl.infer(op, n_in, probed, attrs, out, n_out);
-    if (probed != stack) ds_free(probed);
+    if (base != stack) ds_free(base);
     if (st) return st;
-    for (int o = 0; o < *n_out; o++)
-        for (int k = 0; k < out[o].ndim && k < DS_MAX_DIMS; k++)
-            if (unknown_at[k]) out[o].shape[out[o].ndim - 1 - k] = DS_DIM_UNKNOWN;
-    for (int o = 0; o < *n_out; o++)
+    *n_out = nres[0];
+    for (int o = 0; o < nres[0]; o++) {
+        out[o] = res[0][o];
         for (int d = 0; d < out[o].ndim; d++) {
-            int64_t dim = out[o].shape[d];
-            if (dim <= 1) continue;
-            bool exact = false;
-            for (int k = 0; k < PROBE_COUNT && !exact; k++)
-                if (used[k] && dim == g_probes[k]) {
+            int64_t a = res[0][o].shape[d], b = res[1][o].shape[d];
+            if (a == b) continue; /* static */
+            out[o].shape[d] = DS_DIM_UNKNOWN;
+            for (int k = 0; k < PROBE_COUNT; k++)
+                if (used[k] && a == g_probes[0][k] && b == g_probes[1][k]) {
                     out[o].shape[d] = probe_dim[k];
-                    exact = true;
-                }
-            if (exact) continue;
-            /* derived from probes: a multiple (reshape, tile), or near one or a sum of them (concat, pad) */
-            int64_t total = 0;
-            for (int k = 0; k < PROBE_COUNT; k++) {
-                if (!used[k]) continue;
-                total += g_probes[k];
-                if (dim % g_probes[k] == 0 || (dim > g_probes[k] - PROBE_WINDOW && dim < g_probes[k] + PROBE_WINDOW)) {
-                    out[o].shape[d] = DS_DIM_UNKNOWN;
                     break;
                 }
-            }
-            if (out[o].shape[d] == dim && dim >= g_probes[0] - PROBE_WINDOW && dim <= total * 2 + PROBE_WINDOW)
-                out[o].shape[d] = DS_DIM_UNKNOWN; /* e.g. a sum of two probes */
         }
+        for (int k = 0; k < out[o].ndim && k < DS_MAX_DIMS; k++)
+            if (unknown_at[k]) out[o].shape[out[o].ndim - 1 - k] = DS_DIM_UNKNOWN;
+    }
     return DS_OK;
 }
 
@@ -141,7 +141,7 @@ ds_status ds_graph_add_param(ds_graph *g, const char *name, ds_dtype dt, int ndi
     if (ndim < 0 || ndim > DS_MAX_DIMS) return ds_errorf(DS_ERR_SHAPE, "a parameter has at most %d dims", DS_MAX_DIMS);
     if ((unsigned)dt >= DS_DTYPE_COUNT) return ds_errorf(DS_ERR_DTYPE, "invalid dtype %d", (int)dt);
     for (int i = 0; i < ndim; i++)
-        if (dims[i] < DS_DIM_UNKNOWN && DS_DIM_SYM_INDEX(dims[i]) >= g->symbols.n)
+        if (dims[i] < DS_DIM_UNKNOWN && -2 - dims[i] >= (int64_t)g->symbols.n)
             return ds_errorf(DS_ERR_VALUE, "parameter dim %d names an undefined symbol", i);
     ds_meta m = {dt, ndim, {0}};
     if (ndim) memcpy(m.shape, dims, sizeof(int64_t) * (size_t)ndim);
@@ -460,6 +460,9 @@ ds_status ds_graph_add_callback(ds_graph *g, const char *name, ds_host_fn fn, vo
     ds_meta types[DS_OP_MAX_OUT];
     for (int i = 0; i < n_out; i++) {
         if (out_ndims[i] < 0 || out_ndims[i] > DS_MAX_DIMS) return ds_errorf(DS_ERR_SHAPE, "callback: bad output rank");
+        for (int d = 0; d < out_ndims[i]; d++)
+            if (out_dims[i][d] < DS_DIM_UNKNOWN && -2 - out_dims[i][d] >= ((int64_t)1 << 20)) /* may be unnamed */
+                return ds_errorf(DS_ERR_VALUE, "callback: output %d dim %d is not a valid symbolic dim", i, d);
         types[i].dtype = out_dtypes[i];
         types[i].ndim = out_ndims[i];
         if (out_ndims[i]) memcpy(types[i].shape, out_dims[i], sizeof(int64_t) * (size_t)out_ndims[i]);

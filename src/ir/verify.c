@@ -15,9 +15,12 @@ static ds_status node_error(const ds_graph *g, const ds_node *n, const char *wha
                      n->kind == DS_NODE_OP ? ds_op_get_info(n->op)->name : "", loc[0] ? " at " : "", loc, what);
 }
 
-static ds_status verify_graph(const ds_graph *g, int depth);
+/* Subgraphs already verified in this verification (a subgraph shared by many nodes is checked once). */
+typedef ds_ptrvec seen_set;
 
-static ds_status verify_subgraphs(const ds_graph *g, const ds_node *n, int depth) {
+static ds_status verify_graph(const ds_graph *g, int depth, seen_set *seen);
+
+static ds_status verify_subgraphs(const ds_graph *g, const ds_node *n, int depth, seen_set *seen) {
     int want = n->kind == DS_NODE_CALL ? 1 : (n->kind == DS_NODE_IF || n->kind == DS_NODE_WHILE) ? 2 : 0;
     if (n->n_sub != want) return node_error(g, n, "wrong number of subgraphs");
     int n_args = n->n_in - (n->effect ? 1 : 0) - (n->kind == DS_NODE_IF ? 1 : 0);
@@ -25,15 +28,20 @@ static ds_status verify_subgraphs(const ds_graph *g, const ds_node *n, int depth
     for (int k = 0; k < n->n_sub; k++) {
         const ds_graph *s = n->sub[k];
         if (s->params.n != n_args) return node_error(g, n, "subgraph parameter count differs from the arguments");
-        ds_status st = verify_graph(s, depth + 1);
-        if (st) return st;
+        bool done = false;
+        for (int i = 0; i < seen->n && !done; i++) done = seen->items[i] == s;
+        if (!done) {
+            ds_status st = verify_graph(s, depth + 1, seen);
+            if (st) return st;
+            if ((st = ds_ptrvec_push(seen, (void *)s))) return st;
+        }
         sub_effect |= s->entry_token != NULL;
     }
     if (sub_effect != n->effect) return node_error(g, n, "token threading does not match the subgraphs' effects");
     return DS_OK;
 }
 
-static ds_status verify_graph(const ds_graph *g, int depth) {
+static ds_status verify_graph(const ds_graph *g, int depth, seen_set *seen) {
     if (depth > 64) return ds_errorf(DS_ERR_INTERNAL, "verify: subgraphs nested more than 64 deep");
     if (!g->closed) return ds_errorf(DS_ERR_INTERNAL, "verify: graph '%s' has no outputs set", g->name);
     ds_status st = DS_OK;
@@ -139,7 +147,7 @@ static ds_status verify_graph(const ds_graph *g, int depth) {
         case DS_NODE_IF:
         case DS_NODE_WHILE:
         case DS_NODE_CALL:
-            if ((st = verify_subgraphs(g, n, depth))) goto done;
+            if ((st = verify_subgraphs(g, n, depth, seen))) goto done;
             break;
         case DS_NODE_PRINT:
         case DS_NODE_CALLBACK:
@@ -166,4 +174,9 @@ done:
     return st;
 }
 
-ds_status ds_graph_verify(const ds_graph *g) { return verify_graph(g, 0); }
+ds_status ds_graph_verify(const ds_graph *g) {
+    seen_set seen = {0};
+    ds_status st = verify_graph(g, 0, &seen);
+    ds_ptrvec_deinit(&seen);
+    return st;
+}

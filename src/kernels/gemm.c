@@ -480,3 +480,21 @@ ds_status ds_gemm_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
 #endif
     return ds_gemm_f64_builtin(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+/* ---------------------------------------------------------------- tiny products */
+#define DS_GEMM_SMALL(NAME, T)                                                                            \
+    void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T *a, int64_t lda, const T *b,  \
+              int64_t ldb, T *c, int64_t ldc) {                                                         \
+        int64_t sa = ta ? lda : 1, sb = tb ? 1 : ldb; /* step along k */                               \
+        for (int64_t i = 0; i < m; i++) {                                                               \
+            const T *ar = ta ? a + i : a + i * lda;                                                     \
+            for (int64_t j = 0; j < n; j++) {                                                           \
+                const T *bc = tb ? b + j * ldb : b + j;                                                 \
+                T l[4] = {0, 0, 0, 0};                                                                  \
+                for (int64_t p = 0; p < k; p++) l[p & 3] += ar[p * sa] * bc[p * sb];                    \
+                c[i * ldc + j] = (l[0] + l[2]) + (l[1] + l[3]);                                         \
+            }                                                                                           \
+        }                                                                                               \
+    }
+DS_GEMM_SMALL(ds_gemm_small_f32, float)
+DS_GEMM_SMALL(ds_gemm_small_f64, double)

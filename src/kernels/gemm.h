@@ -45,4 +45,13 @@ bool ds_gemm_builtin_force_isa(const char *isa);
 
 /* Largest number of threads the BLAS path splits one call across (1 inside a pool task). */
 int ds_gemm_max_threads(void);
+/* Tiny products (m*n*k <= DS_GEMM_SMALL_WORK): C = A @ B (row-major, transposes as in ds_gemm_*), each
+ * element a dot product accumulated in 4 lanes (lane = p mod 4) reduced as (l0 + l2) + (l1 + l3), the
+ * order of a 4-wide SIMD dot product (and of MindSpore's CPU kernels, whose printed results the seed
+ * examples show). No threads, no BLAS call overhead. */
+#define DS_GEMM_SMALL_WORK 4096
+void ds_gemm_small_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float *c, int64_t ldc);
+void ds_gemm_small_f64(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                       const double *b, int64_t ldb, double *c, int64_t ldc);
 #endif

@@ -200,7 +200,14 @@ static void mm_batches(void *ctx, int64_t b0, int64_t b1) {
         const char *pa = j->a->data + oa * (int64_t)es, *pb = j->b->data + ob * (int64_t)es;
         char *pc = j->c + (size_t)(bi * d->m * d->n) * es;
         ds_status st = DS_OK;
-        if (j->cdt == DS_FLOAT32)
+        bool tiny = d->m * d->n * d->k <= DS_GEMM_SMALL_WORK;
+        if (tiny && j->cdt == DS_FLOAT32)
+            ds_gemm_small_f32(j->a->trans, j->b->trans, d->m, d->n, d->k, (const float *)pa, j->a->ld,
+                              (const float *)pb, j->b->ld, (float *)pc, d->n);
+        else if (tiny && j->cdt == DS_FLOAT64)
+            ds_gemm_small_f64(j->a->trans, j->b->trans, d->m, d->n, d->k, (const double *)pa, j->a->ld,
+                              (const double *)pb, j->b->ld, (double *)pc, d->n);
+        else if (j->cdt == DS_FLOAT32)
             st = ds_gemm_f32(j->a->trans, j->b->trans, d->m, d->n, d->k, 1.0f, (const float *)pa,
                              j->a->ld, (const float *)pb, j->b->ld, 0.0f, (float *)pc, d->n);
         else if (j->cdt == DS_FLOAT64)

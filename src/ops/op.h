@@ -52,6 +52,8 @@ void ds_ops_register_shape(ds_op_impl *table);
 void ds_ops_register_index(ds_op_impl *table);
 void ds_ops_register_create(ds_op_impl *table);
 void ds_ops_register_grad(ds_op_impl *table);
+void ds_ops_register_conv(ds_op_impl *table);
+void ds_ops_register_nn(ds_op_impl *table);
 
 #define DS_MAX_ATTRS 8
 

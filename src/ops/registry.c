@@ -71,6 +71,8 @@ static void init_registry(void) {
     ds_ops_register_index(table);
     ds_ops_register_create(table);
     ds_ops_register_grad(table);
+    ds_ops_register_conv(table);
+    ds_ops_register_nn(table);
     for (int i = 0; i < DS_OP_COUNT; i++) {
         g_ops[i].impl = table[i];
         parse_schema(&g_ops[i]);

@@ -181,6 +181,7 @@ static ds_status split_sizes(const ds_attr *a, int64_t dim, int ax, int64_t *siz
         if (a->v.ints[i] < 0)
             return ds_errorf(DS_ERR_VALUE, "sizes[%lld] = %lld is negative", (long long)i,
                              (long long)a->v.ints[i]);
+        if (a->v.ints[i] > INT64_MAX - sum) return ds_errorf(DS_ERR_VALUE, "sizes overflow int64");
         sum += a->v.ints[i];
     }
     int64_t parts = a->n, each = -1;

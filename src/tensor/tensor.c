@@ -81,11 +81,18 @@ void ds_tensor_update_layout(ds_tensor *t) {
 static ds_status check_shape(int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > DS_MAX_DIMS)
         return ds_errorf(DS_ERR_SHAPE, "a tensor has at most %d dims, got %d", DS_MAX_DIMS, ndim);
-    for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0) {
-            char s[DS_SHAPE_STR_MAX];
+    /* every partial product of dims (strides, element and byte counts) must fit in int64 */
+    const int64_t limit = INT64_MAX / 16;
+    int64_t prod = 1;
+    for (int i = 0; i < ndim; i++) {
+        char s[DS_SHAPE_STR_MAX];
+        if (shape[i] < 0)
             return ds_errorf(DS_ERR_SHAPE, "negative dimension in shape %s", ds_shape_str(ndim, shape, s, sizeof s));
-        }
+        int64_t d = shape[i] > 1 ? shape[i] : 1;
+        if (prod > limit / d)
+            return ds_errorf(DS_ERR_SHAPE, "shape %s is too large", ds_shape_str(ndim, shape, s, sizeof s));
+        prod *= d;
+    }
     return DS_OK;
 }
 

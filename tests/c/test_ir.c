@@ -194,4 +194,37 @@ DS_TEST(alloc_failure_sweep_builder) {
     }
 }
 
+DS_TEST(symbolic_inference) {
+    ds_graph *g;
+    CHECK_OK(ds_graph_new("sym", &g));
+    int64_t n2, n3;
+    CHECK_OK(ds_graph_symbol(g, "n2", &n2));
+    CHECK_OK(ds_graph_symbol(g, "n3", &n3));
+    int64_t s23[2] = {n2, n3}, s3[1] = {3}, sn[1] = {n2}, su[1] = {DS_DIM_UNKNOWN};
+    ds_value *x, *t, *c, *v3, *vn, *vu, *r;
+    CHECK_OK(ds_graph_add_param(g, "x", DS_FLOAT64, 2, s23, false, &x));
+    CHECK_OK(ds_graph_add_param(g, "v3", DS_FLOAT64, 1, s3, false, &v3));
+    CHECK_OK(ds_graph_add_param(g, "vn", DS_FLOAT64, 1, sn, false, &vn));
+    CHECK_OK(ds_graph_add_param(g, "vu", DS_FLOAT64, 1, su, false, &vu));
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_TANH, 1, &x, NULL, &t)); /* symbols kept */
+    CHECK(t->type.shape[0] == n2 && t->type.shape[1] == n3);
+    ds_attr ax = {.kind = DS_ATTR_INT, .v.i = 0};
+    ds_value *two[2] = {x, x};
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_CONCAT, 2, two, &ax, &c)); /* 2*n2: derived, unknown */
+    CHECK(c->type.shape[0] == DS_DIM_UNKNOWN && c->type.shape[1] == n3);
+    int64_t b0[1] = {0}, e0[1] = {INT64_MAX}, s2[1] = {2};
+    ds_attr sl[3] = {{.kind = DS_ATTR_INTS, .n = 1, .v.ints = b0}, {.kind = DS_ATTR_INTS, .n = 1, .v.ints = e0},
+                     {.kind = DS_ATTR_INTS, .n = 1, .v.ints = s2}};
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_SLICE, 1, &x, sl, &r)); /* every other row: unknown */
+    CHECK(r->type.shape[0] == DS_DIM_UNKNOWN && r->type.shape[1] == n3);
+    ds_value *p1[2] = {vn, v3}, *p2[2] = {vu, vu}, *p3[2] = {vn, vn};
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_ADD, 2, p1, NULL, &r)); /* [n2] + [3] must be [3] */
+    CHECK(r->type.ndim == 1 && r->type.shape[0] == 3);
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_ADD, 2, p2, NULL, &r)); /* [?] + [?] */
+    CHECK(r->type.shape[0] == DS_DIM_UNKNOWN);
+    CHECK_OK(ds_graph_add_op1(g, DS_OP_MUL, 2, p3, NULL, &r)); /* [n2] * [n2] */
+    CHECK(r->type.shape[0] == n2);
+    ds_graph_release(g);
+}
+
 DS_TEST_MAIN()

@@ -5,3 +5,9 @@ from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _fn_all
 
 __all__ = list(_gen_all) + list(_fn_all)
+
+# autograd (eager): GradOperation, HookBackward, grad, value_and_grad, vjp, stop_gradient (tuples too)
+from . import composite  # noqa: E402
+from .composite import *  # noqa: F401,F403,E402
+from .composite import __all__ as _composite_all  # noqa: E402
+__all__ += [n for n in _composite_all if n not in __all__]

@@ -31,7 +31,9 @@ def _make(name, f):
 
 # ops of the table that exist for the compiler and autodiff, not for users
 _INTERNAL = {"tensor_list_new", "tensor_list_push", "tensor_list_drop", "split_like", "sum_like",
-             "broadcast_like", "reshape_like", "index", "index_put"}
+             "broadcast_like", "reshape_like", "index", "index_put", "softmax_grad", "log_softmax_grad",
+             "softmax_cross_entropy_grad", "max_pool2d_grad", "max_pool2d_grad_grad", "avg_pool2d_grad",
+             "adaptive_avg_pool2d_grad"}
 
 for _name, _f in _C.ops.items():
     if _name not in _INTERNAL:
