@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything and runs all tests: the C tests (ctest, plus an AddressSanitizer build), pytest on
-# the default Python, and pytest on a second Python version when the machine has one.
+# Builds everything and runs all tests: the C tests (ctest, plus an AddressSanitizer build), a minute of
+# fuzzing the graph file loader, pytest on the default Python, and pytest on a second Python version when
+# the machine has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -15,6 +16,9 @@ echo "== C tests under AddressSanitizer + UBSan (leaks are errors)"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDS_SANITIZE=ON -DDS_BLAS=builtin >/dev/null
 cmake --build build/asan
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure
+
+echo "== Fuzzing the graph file loader (libFuzzer + ASan/UBSan, 60 s)"
+bash tests/fuzz/run_fuzz.sh 60
 
 echo "== Python tests (pytest, $("$PY" --version))"
 (cd tests/python && "$PY" -m pytest -q -p no:cacheprovider .)
