@@ -20,7 +20,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 pip_pkgs=(numpy "scikit-build-core>=0.8" cmake ninja)
-if [ "${1:-}" = "--test" ]; then pip_pkgs+=(pytest hypothesis); fi
+# tests: pytest and hypothesis; scikit-learn only for the digits example's data set
+if [ "${1:-}" = "--test" ]; then pip_pkgs+=(pytest hypothesis scikit-learn); fi
 echo "== pip install ${pip_pkgs[*]}"
 "$PY" -m pip install -q "${pip_pkgs[@]}"
 echo "== pip install . (builds libdynastat and dynastat._C)"

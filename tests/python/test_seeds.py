@@ -13,7 +13,6 @@ from seed_examples import examples, to_dynastat
 # id -> what it needs (each later milestone removes its entries)
 LATER = {
     "000-0": "GRAPH_MODE and graph-mode Cells (issue 5)",
-    "000-2": "nn.Cell, Parameter and ms.grad (issue 4)",
     "000-3": "nn.Conv2d, BatchNorm2d and @jit (issues 4 and 5)",
     "003-0": "ms_function / graph mode (issue 5)",
     "003-1": "ms_function (issue 5)",
