@@ -13,6 +13,10 @@ PyObject *ds_py_wrap_as(PyTypeObject *type, ds_tensor *t) {
         return NULL;
     }
     o->t = t;
+    /* A tensor without an instance dict cannot be part of a reference cycle: keep it out of the cyclic
+     * GC's lists (it is tracked again when it gets a __dict__), so collections stay cheap however many
+     * tensors a training step creates. */
+    if (PyObject_IS_GC((PyObject *)o)) PyObject_GC_UnTrack(o);
     return (PyObject *)o;
 }
 
@@ -178,9 +182,20 @@ static PyObject *get_T(TensorObject *self, void *c) {
     return st ? ds_py_raise(st) : ds_py_wrap(out);
 }
 
+static void track_if_dict(TensorObject *self) {
+    if (self->dict && !PyObject_GC_IsTracked((PyObject *)self)) PyObject_GC_Track(self);
+}
+
 static PyObject *get_dict(TensorObject *self, void *c) {
     if (!self->dict && !(self->dict = PyDict_New())) return NULL;
+    track_if_dict(self);
     return Py_NewRef(self->dict);
+}
+
+static int tensor_setattro(PyObject *o, PyObject *name, PyObject *value) {
+    int rc = PyObject_GenericSetAttr(o, name, value);
+    track_if_dict((TensorObject *)o);
+    return rc;
 }
 
 static PyGetSetDef tensor_getset[] = {
@@ -575,6 +590,7 @@ PyTypeObject DsTensor_Type = {
     .tp_methods = tensor_methods,
     .tp_getset = tensor_getset,
     .tp_dictoffset = offsetof(TensorObject, dict),
+    .tp_setattro = tensor_setattro,
     .tp_weaklistoffset = offsetof(TensorObject, weakrefs),
 };
 

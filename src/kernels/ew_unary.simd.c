@@ -167,10 +167,33 @@ DS_EW_UNARY_LOOP(bnot_b8, uint8_t, uint8_t, x == 0)
             const uint8_t *c = (const uint8_t *)a[0];                                              \
             const T *x = (const T *)a[1], *y = (const T *)a[2];                                    \
             T *o = (T *)a[3];                                                                      \
-            for (int64_t i = 0; i < n; i++) {                                                  \
+            for (int64_t i = 0; i < n; i++) {                                                      \
                 T xv = x[i], yv = y[i];                                                            \
                 o[i] = c[i] ? xv : yv;                                                             \
-            }                             \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        if (s[0] == 1 && s[3] == sz && (s[1] == 0 || s[1] == sz) && (s[2] == 0 || s[2] == sz)) {   \
+            /* one side a broadcast scalar (e.g. the zero of a relu gradient) */                   \
+            const uint8_t *c = (const uint8_t *)a[0];                                              \
+            const T *x = (const T *)a[1], *y = (const T *)a[2];                                    \
+            T *o = (T *)a[3];                                                                      \
+            if (s[1] == 0 && s[2] == 0) {                                                          \
+                const T xv = x[0], yv = y[0];                                                      \
+                for (int64_t i = 0; i < n; i++) o[i] = c[i] ? xv : yv;                             \
+            } else if (s[2] == 0) {                                                                \
+                const T yv = y[0];                                                                 \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    T xv = x[i];                                                                   \
+                    o[i] = c[i] ? xv : yv;                                                         \
+                }                                                                                  \
+            } else {                                                                               \
+                const T xv = x[0];                                                                 \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    T yv = y[i];                                                                   \
+                    o[i] = c[i] ? xv : yv;                                                         \
+                }                                                                                  \
+            }                                                                                      \
             return;                                                                                \
         }                                                                                          \
         for (int64_t i = 0; i < n; i++)                                                            \
