@@ -331,6 +331,28 @@ static void FN(max_row)(const ds_pool2d_geom *g, const T *x, int64_t oh, int64_t
     }
 }
 
+/* max_row for the common 2x2 window, stride 2, no padding or dilation (every window inside the
+ * input): the same first-maximum / NaN-wins selection, unrolled over the four taps. */
+static void FN(max_row_2x2)(const ds_pool2d_geom *g, const T *x, int64_t oh, int64_t ow0, int64_t ow1, int64_t *bi,
+                            T *bv) {
+    int64_t w = g->w;
+    const T *r0 = x + 2 * oh * w, *r1 = r0 + w;
+    for (int64_t ow = ow0; ow < ow1; ow++) {
+        int64_t c = 2 * ow;
+        T best = r0[c];
+        int64_t at = (r0 - x) + c;
+        const T cand[3] = {r0[c + 1], r1[c], r1[c + 1]};
+        const int64_t pos[3] = {(r0 - x) + c + 1, (r1 - x) + c, (r1 - x) + c + 1};
+        for (int k = 0; k < 3; k++) {
+            bool take = (cand[k] > best) | ((cand[k] != cand[k]) & (best == best));
+            best = take ? cand[k] : best;
+            at = take ? pos[k] : at;
+        }
+        bi[ow - ow0] = at;
+        bv[ow - ow0] = best;
+    }
+}
+
 typedef struct FN(pool_job) {
     const ds_pool2d_geom *g;
     pool_kind kind;
@@ -343,6 +365,8 @@ static void FN(pool_planes)(void *ctx, int64_t p0, int64_t p1) {
     const ds_pool2d_geom *g = j->g;
     int64_t in_sz = g->h * g->w, out_sz = g->ho * g->wo;
     bool to_input = j->kind == POOL_MAX_GRAD || j->kind == POOL_AVG_GRAD;
+    bool fast2x2 = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt == 0 &&
+                   g->pl == 0 && 2 * g->ho <= g->h && 2 * g->wo <= g->w;
     for (int64_t p = p0; p < p1; p++) {
         const T *a = j->a + p * (to_input ? out_sz : in_sz), *b = j->b ? j->b + p * in_sz : NULL;
         T *o = j->out + p * (to_input ? in_sz : out_sz);
@@ -352,7 +376,8 @@ static void FN(pool_planes)(void *ctx, int64_t p0, int64_t p1) {
             for (int64_t ow0 = 0; ow0 < g->wo; ow0 += POOL_ROW_CHUNK) {
                 int64_t ow1 = ow0 + POOL_ROW_CHUNK < g->wo ? ow0 + POOL_ROW_CHUNK : g->wo, bi[POOL_ROW_CHUNK];
                 T bv[POOL_ROW_CHUNK];
-                FN(max_row)(g, j->kind == POOL_MAX ? a : b, oh, ow0, ow1, bi, bv);
+                if (fast2x2) FN(max_row_2x2)(g, j->kind == POOL_MAX ? a : b, oh, ow0, ow1, bi, bv);
+                else FN(max_row)(g, j->kind == POOL_MAX ? a : b, oh, ow0, ow1, bi, bv);
                 T *ok = o + oh * g->wo + ow0;
                 const T *ak = a + oh * g->wo + ow0;
                 if (j->kind == POOL_MAX)
