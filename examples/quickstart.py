@@ -1,4 +1,4 @@
-"""The main demonstration: dynastat's eager tensor engine, run the way the seeds' examples run.
+"""The main demonstration: dynastat's eager engine, autograd and nn, run the way the seeds' examples run.
 
     python3 examples/quickstart.py
 """
@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 import dynastat as ms
-from dynastat import ops, Tensor
+from dynastat import nn, ops, Tensor
 
 # The seeds' PyNative addition example, unchanged except for the import line.
 ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
@@ -53,3 +53,30 @@ try:
     ops.add(Tensor(np.ones((2, 3))), Tensor(np.ones((4,))))
 except ValueError as e:
     print("\n-- a clear error:", e)
+
+# Gradients, as the seeds' PyNative autodiff example computes them (the same numbers as MindSpore prints).
+class Net(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.matmul = ops.MatMul()
+        self.z = ms.Parameter(Tensor(np.array([2.0], np.float32)), name="z")
+
+    def construct(self, x, y):
+        return self.matmul(x * self.z, y)
+
+
+x = Tensor([[0.8, 0.6, 0.2], [1.8, 1.3, 1.1]], dtype=ms.float32)
+y = Tensor([[0.11, 3.3, 1.1], [1.1, 0.2, 1.4], [1.1, 2.2, 0.3]], dtype=ms.float32)
+print("\n-- ms.grad(net)(x, y) =\n", ms.grad(Net())(x, y), sep="")
+
+# A small network trained eagerly: forward, backward (C tape) and in-place SGD updates in C.
+ms.set_seed(0)
+rng = np.random.default_rng(0)
+inputs = Tensor(rng.standard_normal((64, 8)).astype(np.float32))
+targets = Tensor((rng.standard_normal((64, 8)) @ rng.standard_normal((8, 1))).astype(np.float32))
+model = nn.SequentialCell([nn.Dense(8, 32), nn.ReLU(), nn.Dense(32, 1)])
+step = nn.TrainOneStepCell(nn.WithLossCell(model, nn.MSELoss()), nn.SGD(model.trainable_params(), 0.05, 0.9))
+model.set_train()
+losses = [float(step(inputs, targets).asnumpy()) for _ in range(100)]
+print(f"-- training an MLP: loss {losses[0]:.4f} -> {losses[-1]:.4f} in 100 steps")
+
