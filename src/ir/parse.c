@@ -468,7 +468,7 @@ static ds_status parse_elem(parser *p, ds_dtype dt, void *dst) {
     } else if (ds_dtype_is_float(dt)) {
         if (!to_float(&t, dt, dst)) return expected(p, "a number");
     } else {
-        int64_t v;
+        int64_t v = 0;
         if ((st = to_int(&t, &v))) return st;
         if (v < lo[dt] || v > hi[dt]) return perr(&t, "%lld is out of range for %s", (long long)v, ds_dtype_name(dt));
         union {

@@ -237,14 +237,14 @@ static ds_status r_uint(reader *r, int n, uint64_t *out) {
 
 #define READ(n, dst)                                                                               \
     do {                                                                                           \
-        uint64_t v_;                                                                               \
+        uint64_t v_ = 0;                                                                             \
         if ((st = r_uint(r, n, &v_))) return st;                                                   \
         dst = v_;                                                                                  \
     } while (0)
 
 /* A count of items of at least `each` bytes, bounded by the bytes left. */
 static ds_status r_count(reader *r, size_t each, uint32_t *out) {
-    uint64_t v;
+    uint64_t v = 0;
     ds_status st = r_uint(r, 4, &v);
     if (st) return st;
     if (v > (r->n - r->off) / each) {
@@ -257,7 +257,7 @@ static ds_status r_count(reader *r, size_t each, uint32_t *out) {
 
 /* Reads a string into r->str; *present is false for "no string". */
 static ds_status r_str(reader *r, bool *present) {
-    uint64_t n;
+    uint64_t n = 0;
     ds_status st = r_uint(r, 4, &n);
     if (st) return st;
     *present = n != NO_STRING;
@@ -573,7 +573,7 @@ ds_status ds_graph_load_buffer(const void *data, size_t size, ds_graph **out) {
         goto done;
     }
     r->off = 4;
-    uint64_t v;
+    uint64_t v = 0;
     if ((st = r_uint(r, 4, &v))) goto done;
     version = (uint32_t)v;
     if (version != VERSION) {
