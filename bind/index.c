@@ -38,47 +38,32 @@ static int step(ds_tensor **v, ds_status st, ds_tensor **next) {
     return 0;
 }
 
-/* Classifies an index tensor: integer or boolean array, or a 0-d int/bool acting like a scalar. */
+/* Classifies an index tensor: integer or boolean array, or a 0-d int/bool acting like a scalar.
+ * Consumes the reference to ix. */
 static int classify_tensor(ds_tensor *ix, key_item *it) {
-    if (ix->dtype == DS_BOOL) {
-        if (ix->ndim == 0) {
-            int64_t v;
-            ds_status st = ds_tensor_get_int(ix, 0, &v);
-            ds_tensor_release(ix);
-            if (st) return fail_status(st);
-            it->kind = IT_BOOL0;
-            it->value = v;
-            return 0;
-        }
-        it->kind = IT_ADV_BOOL;
-        it->idx = ix;
-        return 0;
-    }
-    if (!ds_dtype_is_int(ix->dtype)) {
-        if (ix->numel == 0) { /* an empty list arrives as float: it indexes nothing */
-            ds_tensor *c;
-            ds_attr a = {.kind = DS_ATTR_DTYPE, .v.dtype = DS_INT64};
-            ds_status st = ds_op_run1(DS_OP_CAST, 1, &ix, &a, &c);
-            ds_tensor_release(ix);
-            if (st) return fail_status(st);
-            ix = c;
-        } else {
+    if (ix->dtype != DS_BOOL && !ds_dtype_is_int(ix->dtype)) {
+        if (ix->numel != 0) {
             PyErr_Format(PyExc_IndexError, "tensors used as indices must be of integer or boolean type, not %s",
                          ds_dtype_name(ix->dtype));
             ds_tensor_release(ix);
             return -1;
         }
-    }
-    if (ix->ndim == 0) {
-        int64_t v;
-        ds_status st = ds_tensor_get_int(ix, 0, &v);
+        ds_tensor *c; /* an empty list arrives as float: it indexes nothing */
+        ds_attr a = {.kind = DS_ATTR_DTYPE, .v.dtype = DS_INT64};
+        ds_status st = ds_op_run1(DS_OP_CAST, 1, &ix, &a, &c);
         ds_tensor_release(ix);
         if (st) return fail_status(st);
-        it->kind = IT_INT;
-        it->value = v;
+        ix = c;
+    }
+    bool is_bool = ix->dtype == DS_BOOL;
+    if (ix->ndim == 0) { /* a scalar: x[True] / x[t] with a 0-d int tensor */
+        ds_status st = ds_tensor_get_int(ix, 0, &it->value);
+        ds_tensor_release(ix);
+        if (st) return fail_status(st);
+        it->kind = is_bool ? IT_BOOL0 : IT_INT;
         return 0;
     }
-    it->kind = IT_ADV_INT;
+    it->kind = is_bool ? IT_ADV_BOOL : IT_ADV_INT;
     it->idx = ix;
     return 0;
 }

@@ -18,32 +18,14 @@ from hypothesis import strategies as st
 
 import dynastat as ms
 from dynastat import Tensor
+from ops_testutil import ORDER, promote, scalar_dtype  # the rules of docs/dtypes.md, stated once
 
 HYP = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ORDER = ["bool", "int8", "uint8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 NP_NAMES = [d for d in ORDER if d != "bfloat16"]
 FLOATS = {"float16", "bfloat16", "float32", "float64"}
 INTS = {"int8", "uint8", "int16", "int32", "int64"}
 
-
-def promote(a, b):
-    if a == b:
-        return a
-    if {a, b} == {"int8", "uint8"}:
-        return "int16"
-    if {a, b} == {"float16", "bfloat16"}:
-        return "float32"
-    return a if ORDER.index(a) > ORDER.index(b) else b
-
-
-def scalar_dtype(value, tensor_dtype):
-    """The dtype a Python scalar takes against a tensor of tensor_dtype."""
-    if isinstance(value, bool):
-        return tensor_dtype
-    if isinstance(value, int):
-        return "int64" if tensor_dtype == "bool" else tensor_dtype
-    return tensor_dtype if tensor_dtype in FLOATS else "float32"
 
 
 ARITH = {
