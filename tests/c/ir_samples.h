@@ -4,11 +4,13 @@
  * unknown dims, and odd names and source locations. Each builder returns a new graph or NULL. */
 #ifndef DS_TESTS_IR_SAMPLES_H
 #define DS_TESTS_IR_SAMPLES_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "dynastat.h"
 #include "ir/ir.h"
+#include "ir/irio.h"
 
 #define S_TRY(expr)                                                                                \
     do {                                                                                           \
@@ -268,4 +270,33 @@ fail:
     ds_graph_release(g);
     return NULL;
 }
+/* ---------------------------------------------------------------- checks shared by the IR tests */
+/* The printed graph, or NULL if printing fails (free with ds_free). */
+static inline char *print_or_null(const ds_graph *g) {
+    char *s = NULL;
+    if (ds_graph_print(g, &s) != DS_OK) return NULL;
+    return s;
+}
+
+/* Whether the constants of two graphs (and of their subgraphs, in print order) hold identical bytes. */
+static inline bool same_constants(const ds_graph *a, const ds_graph *b) {
+    ds_ptrvec oa = {0}, ob = {0};
+    bool same = ds_irio_graph_order(a, &oa) == DS_OK && ds_irio_graph_order(b, &ob) == DS_OK && oa.n == ob.n;
+    for (int i = 0; same && i < oa.n; i++) {
+        const ds_graph *ga = oa.items[i], *gb = ob.items[i];
+        same = ga->nodes.n == gb->nodes.n;
+        for (int k = 0; same && k < ga->nodes.n; k++) {
+            const ds_node *na = ga->nodes.items[k], *nb = gb->nodes.items[k];
+            if (na->kind != DS_NODE_CONST) continue;
+            const ds_tensor *ta = na->constant, *tb = nb->constant;
+            size_t bytes = (size_t)ds_tensor_numel(ta) * ds_dtype_size(ds_tensor_dtype(ta));
+            same = nb->kind == DS_NODE_CONST && ds_tensor_dtype(ta) == ds_tensor_dtype(tb) &&
+                   ds_tensor_numel(ta) == ds_tensor_numel(tb) && (!bytes || !memcmp(ds_tensor_data(ta), ds_tensor_data(tb), bytes));
+        }
+    }
+    ds_ptrvec_deinit(&oa);
+    ds_ptrvec_deinit(&ob);
+    return same;
+}
+
 #endif

@@ -9,33 +9,6 @@
 #include "ir/irio.h"
 #include "ir_samples.h"
 
-static char *print_or_null(const ds_graph *g) {
-    char *s = NULL;
-    if (ds_graph_print(g, &s) != DS_OK) return NULL;
-    return s;
-}
-
-/* Whether the constants of two graphs (and of their subgraphs, in print order) hold identical bytes. */
-static bool same_constants(const ds_graph *a, const ds_graph *b) {
-    ds_ptrvec oa = {0}, ob = {0};
-    bool same = ds_irio_graph_order(a, &oa) == DS_OK && ds_irio_graph_order(b, &ob) == DS_OK && oa.n == ob.n;
-    for (int i = 0; same && i < oa.n; i++) {
-        const ds_graph *ga = oa.items[i], *gb = ob.items[i];
-        same = ga->nodes.n == gb->nodes.n;
-        for (int k = 0; same && k < ga->nodes.n; k++) {
-            const ds_node *na = ga->nodes.items[k], *nb = gb->nodes.items[k];
-            if (na->kind != DS_NODE_CONST) continue;
-            const ds_tensor *ta = na->constant, *tb = nb->constant;
-            size_t bytes = (size_t)ds_tensor_numel(ta) * ds_dtype_size(ds_tensor_dtype(ta));
-            same = nb->kind == DS_NODE_CONST && ds_tensor_dtype(ta) == ds_tensor_dtype(tb) &&
-                   ds_tensor_numel(ta) == ds_tensor_numel(tb) && (!bytes || !memcmp(ds_tensor_data(ta), ds_tensor_data(tb), bytes));
-        }
-    }
-    ds_ptrvec_deinit(&oa);
-    ds_ptrvec_deinit(&ob);
-    return same;
-}
-
 /* print(load(save(g))) == print(g), constants identical, the loaded graph verifies, and saving it
  * again gives the same bytes. */
 static bool file_round_trip(const ds_graph *g) {

@@ -92,33 +92,6 @@ static const char *k_sink_golden =
     "  return %1, %2, %3, %4, %5, %6, %7, %8, %10, %28, %33, %x !%t8\n"
     "}\n";
 
-static char *print_or_null(const ds_graph *g) {
-    char *s = NULL;
-    if (ds_graph_print(g, &s) != DS_OK) return NULL;
-    return s;
-}
-
-/* Whether the constants of two graphs (and of their subgraphs, in print order) hold identical bytes. */
-static bool same_constants(const ds_graph *a, const ds_graph *b) {
-    ds_ptrvec oa = {0}, ob = {0};
-    bool same = ds_irio_graph_order(a, &oa) == DS_OK && ds_irio_graph_order(b, &ob) == DS_OK && oa.n == ob.n;
-    for (int i = 0; same && i < oa.n; i++) {
-        const ds_graph *ga = oa.items[i], *gb = ob.items[i];
-        same = ga->nodes.n == gb->nodes.n;
-        for (int k = 0; same && k < ga->nodes.n; k++) {
-            const ds_node *na = ga->nodes.items[k], *nb = gb->nodes.items[k];
-            if (na->kind != DS_NODE_CONST) continue;
-            const ds_tensor *ta = na->constant, *tb = nb->constant;
-            size_t bytes = (size_t)ds_tensor_numel(ta) * ds_dtype_size(ds_tensor_dtype(ta));
-            same = nb->kind == DS_NODE_CONST && ds_tensor_dtype(ta) == ds_tensor_dtype(tb) &&
-                   ds_tensor_numel(ta) == ds_tensor_numel(tb) && (!bytes || !memcmp(ds_tensor_data(ta), ds_tensor_data(tb), bytes));
-        }
-    }
-    ds_ptrvec_deinit(&oa);
-    ds_ptrvec_deinit(&ob);
-    return same;
-}
-
 /* print(parse(print(g))) == print(g), the parsed graph verifies and its constants are bit-identical. */
 static bool text_round_trip(const ds_graph *g) {
     char *a = print_or_null(g), *b = NULL;
