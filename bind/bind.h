@@ -74,4 +74,28 @@ PyObject *ds_py_from_dlpack(PyObject *module, PyObject *obj);
 
 /* Module-level methods defined in other files, collected by module.c */
 extern PyMethodDef ds_py_tensor_module_methods[];
+
+/* ---------------------------------------------------------------- graphs, plans, graph capture (graph.c) */
+/* dynastat._C.Graph: a graph of the IR (immutable once its outputs are set). */
+typedef struct GraphObject {
+    PyObject_HEAD
+    ds_graph *g; /* owned; never NULL after construction */
+} GraphObject;
+/* dynastat._C.Plan: a plan (compiled graph) and the Graph it was made from. */
+typedef struct PlanObject {
+    PyObject_HEAD
+    ds_plan *p;      /* owned */
+    PyObject *graph; /* the GraphObject */
+} PlanObject;
+extern PyTypeObject DsGraph_Type, DsPlan_Type, DsTrace_Type;
+/* The graph of a Graph object (borrowed); NULL with TypeError if o is not a Graph. */
+ds_graph *ds_py_graph_get(PyObject *o);
+/* Wraps g (steals the reference) in a new Graph object; releases g on failure. */
+PyObject *ds_py_graph_wrap(ds_graph *g);
+/* dynastat._C.TraceError (a RuntimeError): reading the value of a symbolic tensor. */
+extern PyObject *ds_py_trace_error;
+/* 0 if t's data may be read; -1 with TraceError naming `what` ("bool()") if t is symbolic. */
+int ds_py_check_readable(const ds_tensor *t, const char *what);
+/* Registers Graph, Plan, Trace, TraceError, load_graph, ... and routes print nodes to sys.stdout. */
+int ds_py_init_graph(PyObject *m);
 #endif

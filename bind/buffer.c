@@ -11,6 +11,7 @@ static const char *buffer_format(ds_dtype dt) {
 
 static int tensor_getbuffer(PyObject *obj, Py_buffer *view, int flags) {
     ds_tensor *t = ((TensorObject *)obj)->t;
+    if (ds_py_check_readable(t, "the buffer protocol") < 0) return -1;
     if (!t->data && t->numel != 0) {
         PyErr_SetString(PyExc_BufferError, "a declared-only tensor has no data");
         return -1;
@@ -158,6 +159,7 @@ PyObject *ds_py_dlpack(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOO:__dlpack__", kwlist, &stream, &max_version, &dl_device, &copy))
         return NULL;
     ds_tensor *t = ((TensorObject *)self)->t;
+    if (ds_py_check_readable(t, "__dlpack__()") < 0) return NULL;
     if (!t->data && t->numel != 0) {
         PyErr_SetString(PyExc_BufferError, "a declared-only tensor has no data");
         return NULL;

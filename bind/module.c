@@ -27,11 +27,22 @@ static PyObject *py_alloc_live_blocks(PyObject *m, PyObject *unused) {
     return PyLong_FromLongLong(ds_alloc_live_blocks());
 }
 
+/* set_dump_dir(path_or_None): the directory the pass manager writes .ir/.dot dumps to (None: off). */
+static PyObject *py_set_dump_dir(PyObject *m, PyObject *arg) {
+    PyObject *bytes = NULL;
+    if (arg != Py_None && !PyUnicode_FSConverter(arg, &bytes)) return NULL;
+    ds_status st = ds_set_dump_dir(bytes ? PyBytes_AS_STRING(bytes) : NULL);
+    Py_XDECREF(bytes);
+    if (st) return ds_py_raise(st);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"set_seed", py_set_seed, METH_O, "Seeds the global random generator."},
     {"set_num_threads", py_set_num_threads, METH_O, "Threads kernels may use."},
     {"config", py_config, METH_NOARGS, "Build and run-time configuration (BLAS backend, SIMD level, threads)."},
     {"alloc_live_blocks", py_alloc_live_blocks, METH_NOARGS, "Blocks the C library has allocated and not freed."},
+    {"set_dump_dir", py_set_dump_dir, METH_O, "Directory for the IR dumps (.ir and .dot after each pass); None: off."},
     {NULL},
 };
 
@@ -43,6 +54,7 @@ static int module_exec(PyObject *m) {
     if (ds_py_init_ops(m) < 0) return -1;
     if (PyModule_AddFunctions(m, ds_py_tensor_module_methods) < 0) return -1;
     if (ds_py_init_tape(m) < 0) return -1; /* autograd */
+    if (ds_py_init_graph(m) < 0) return -1; /* Graph, Plan, Trace (bind/graph.c) */
     return 0;
 }
 

@@ -138,7 +138,9 @@ static int tensor_clear(TensorObject *self) {
 }
 
 /* ---------------------------------------------------------------- properties */
-static int require_data(TensorObject *self) {
+/* The tensor's data may be read (TraceError naming `what` for a symbolic tensor). */
+static int require_data(TensorObject *self, const char *what) {
+    if (ds_py_check_readable(self->t, what) < 0) return -1;
     if (!self->t->data && self->t->numel != 0) {
         PyErr_SetString(PyExc_ValueError, "this tensor is declared only (shape and dtype, no data)");
         return -1;
@@ -163,9 +165,27 @@ static PyObject *shape_tuple(const ds_tensor *t) {
 static PyObject *get_shape(TensorObject *self, void *c) { return shape_tuple(self->t); }
 static PyObject *get_dtype(TensorObject *self, void *c) { return Py_NewRef(ds_py_dtype(self->t->dtype)); }
 static PyObject *get_ndim(TensorObject *self, void *c) { return PyLong_FromLong(self->t->ndim); }
-static PyObject *get_size(TensorObject *self, void *c) { return PyLong_FromLongLong(self->t->numel); }
+static int known_size(TensorObject *self, const char *what) {
+    if (self->t->numel >= 0) return 0;
+    char shape[DS_SHAPE_STR_MAX];
+    size_t k = (size_t)snprintf(shape, sizeof shape, "[");
+    for (int i = 0; i < self->t->ndim && k < sizeof shape; i++)
+        k += (size_t)(self->t->shape[i] < 0 ? snprintf(shape + k, sizeof shape - k, "%sNone", i ? ", " : "")
+                                            : snprintf(shape + k, sizeof shape - k, "%s%lld", i ? ", " : "",
+                                                       (long long)self->t->shape[i]));
+    if (k < sizeof shape) snprintf(shape + k, sizeof shape - k, "]");
+    PyErr_Format(self->t->symbolic ? ds_py_trace_error : PyExc_ValueError,
+                 "%s of a tensor with unknown dims (shape %s) is not known%s", what, shape,
+                 self->t->symbolic ? " while compiling a graph" : "");
+    return -1;
+}
+
+static PyObject *get_size(TensorObject *self, void *c) {
+    return known_size(self, ".size") < 0 ? NULL : PyLong_FromLongLong(self->t->numel);
+}
 static PyObject *get_itemsize(TensorObject *self, void *c) { return PyLong_FromSize_t(ds_dtype_size(self->t->dtype)); }
 static PyObject *get_nbytes(TensorObject *self, void *c) {
+    if (known_size(self, ".nbytes") < 0) return NULL;
     return PyLong_FromLongLong(self->t->numel * (int64_t)ds_dtype_size(self->t->dtype));
 }
 static PyObject *get_strides(TensorObject *self, void *c) {
@@ -176,7 +196,7 @@ static PyObject *get_strides(TensorObject *self, void *c) {
 }
 
 static PyObject *get_T(TensorObject *self, void *c) {
-    if (require_data(self) < 0) return NULL;
+    if (!self->t->symbolic && require_data(self, ".T") < 0) return NULL;
     ds_tensor *out;
     ds_status st = ds_op_run1(DS_OP_TRANSPOSE, 1, &self->t, NULL, &out);
     return st ? ds_py_raise(st) : ds_py_wrap(out);
@@ -213,7 +233,7 @@ static PyGetSetDef tensor_getset[] = {
 
 /* ---------------------------------------------------------------- conversions */
 static PyObject *tensor_asnumpy(TensorObject *self, PyObject *unused) {
-    if (require_data(self) < 0) return NULL;
+    if (require_data(self, "asnumpy()") < 0) return NULL;
     PyObject *np = ds_py_numpy();
     if (!np) return NULL;
     if (self->t->dtype == DS_BFLOAT16) { /* NumPy has no bfloat16: widen to float32 */
@@ -238,6 +258,7 @@ static PyObject *tensor_array(TensorObject *self, PyObject *args, PyObject *kwar
     static char *kwlist[] = {"dtype", "copy", NULL};
     PyObject *dtype = Py_None, *copy = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO:__array__", kwlist, &dtype, &copy)) return NULL;
+    if (ds_py_check_readable(self->t, "conversion to a NumPy array") < 0) return NULL;
     PyObject *arr = tensor_asnumpy(self, NULL);
     if (!arr || (dtype == Py_None && copy != Py_True)) return arr;
     PyObject *res = dtype == Py_None ? PyObject_CallMethod(arr, "copy", NULL)
@@ -265,7 +286,7 @@ static PyObject *scalar_at(const ds_tensor *t, int64_t i) {
 static PyObject *tensor_item(TensorObject *self, PyObject *args) {
     PyObject *index = NULL;
     if (!PyArg_ParseTuple(args, "|O:item", &index)) return NULL;
-    if (require_data(self) < 0) return NULL;
+    if (require_data(self, "item()") < 0) return NULL;
     int64_t i = 0;
     if (index && index != Py_None) {
         i = PyLong_AsLongLong(index);
@@ -280,6 +301,7 @@ static PyObject *tensor_item(TensorObject *self, PyObject *args) {
 }
 
 static PyObject *tensor_tolist(TensorObject *self, PyObject *unused) {
+    if (ds_py_check_readable(self->t, "tolist()") < 0) return NULL;
     PyObject *arr = tensor_asnumpy(self, NULL);
     if (!arr) return NULL;
     PyObject *res = PyObject_CallMethod(arr, "tolist", NULL);
@@ -293,7 +315,7 @@ static PyObject *tensor_astype(TensorObject *self, PyObject *args, PyObject *kwa
     int copy = 1;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:astype", kwlist, &dtype, &copy)) return NULL;
     ds_dtype dt;
-    if (ds_py_dtype_from_object(dtype, &dt) < 0 || require_data(self) < 0) return NULL;
+    if (ds_py_dtype_from_object(dtype, &dt) < 0 || (!self->t->symbolic && require_data(self, "astype()") < 0)) return NULL;
     if (dt == self->t->dtype && !copy) return Py_NewRef(self);
     ds_attr a = {.kind = DS_ATTR_DTYPE, .v.dtype = dt};
     ds_tensor *out;
@@ -307,7 +329,8 @@ static PyObject *tensor_is_contiguous(TensorObject *self, PyObject *unused) {
 }
 
 static PyObject *tensor_contiguous(TensorObject *self, PyObject *unused) {
-    if (require_data(self) < 0) return NULL;
+    if (self->t->symbolic) return Py_NewRef(self); /* graph values have no layout */
+    if (require_data(self, "contiguous()") < 0) return NULL;
     if (self->t->contiguous) return Py_NewRef(self);
     ds_tensor *out;
     ds_status st = ds_tensor_contiguous(self->t, &out);
@@ -320,13 +343,25 @@ static PyObject *tensor_shares_memory(TensorObject *self, PyObject *other) {
 }
 
 static PyObject *tensor_reduce(TensorObject *self, PyObject *unused) {
+    if (ds_py_check_readable(self->t, "pickling") < 0) return NULL;
     PyObject *arr = tensor_asnumpy(self, NULL);
     if (!arr) return NULL;
     return Py_BuildValue("(O(NN))", (PyObject *)Py_TYPE(self), arr, Py_NewRef(ds_py_dtype(self->t->dtype)));
 }
 
 static PyObject *tensor_data_ptr(TensorObject *self, PyObject *unused) {
+    if (ds_py_check_readable(self->t, "data_ptr()") < 0) return NULL;
     return PyLong_FromVoidPtr(self->t->data);
+}
+
+/* format(t, spec): as object.__format__ (str() for an empty spec); a symbolic tensor cannot be formatted. */
+static PyObject *tensor_format(TensorObject *self, PyObject *spec) {
+    if (ds_py_check_readable(self->t, "format()") < 0) return NULL;
+    PyObject *f = PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__format__");
+    if (!f) return NULL;
+    PyObject *r = PyObject_CallFunctionObjArgs(f, (PyObject *)self, spec, NULL);
+    Py_DECREF(f);
+    return r;
 }
 
 static PyMethodDef tensor_methods[] = {
@@ -343,13 +378,15 @@ static PyMethodDef tensor_methods[] = {
     {"shares_memory", (PyCFunction)tensor_shares_memory, METH_O, "Whether both tensors view one storage."},
     {"data_ptr", (PyCFunction)tensor_data_ptr, METH_NOARGS, "Address of the first element."},
     {"__reduce__", (PyCFunction)tensor_reduce, METH_NOARGS, NULL},
+    {"__format__", (PyCFunction)tensor_format, METH_O, NULL},
     {"__dlpack__", (PyCFunction)(void (*)(void))ds_py_dlpack, METH_VARARGS | METH_KEYWORDS, NULL},
     {"__dlpack_device__", (PyCFunction)ds_py_dlpack_device, METH_NOARGS, NULL},
     {NULL},
 };
 
 /* ---------------------------------------------------------------- printing */
-static PyObject *format_values(TensorObject *self) {
+static PyObject *format_values(TensorObject *self, const char *what) {
+    if (ds_py_check_readable(self->t, what) < 0) return NULL;
     if (!self->t->data && self->t->numel != 0) return PyUnicode_FromString("<declared>");
     char *s;
     ds_status st = ds_tensor_format(self->t, &s);
@@ -359,12 +396,12 @@ static PyObject *format_values(TensorObject *self) {
     return r;
 }
 
-static PyObject *tensor_str(TensorObject *self) { return format_values(self); }
+static PyObject *tensor_str(TensorObject *self) { return format_values(self, "str()"); }
 
 static PyObject *tensor_repr(TensorObject *self) {
     char shape[DS_SHAPE_STR_MAX];
     ds_shape_str(self->t->ndim, self->t->shape, shape, sizeof shape);
-    PyObject *vals = format_values(self);
+    PyObject *vals = format_values(self, "repr()");
     if (!vals) return NULL;
     PyObject *dt = PyObject_Repr(ds_py_dtype(self->t->dtype));
     const char *v = PyUnicode_AsUTF8(vals);
@@ -430,7 +467,7 @@ static PyObject *nb_invert(PyObject *a) { return ds_py_unary(DS_OP_BITWISE_NOT, 
 static PyObject *nb_pos(PyObject *a) { return Py_NewRef(a); }
 
 static int one_element(TensorObject *self, const char *what) {
-    if (require_data(self) < 0) return -1;
+    if (require_data(self, what) < 0) return -1;
     if (self->t->numel != 1) {
         PyErr_Format(PyExc_ValueError, "%s of a tensor with %lld elements is ambiguous (only one-element "
                      "tensors convert)", what, (long long)self->t->numel);
@@ -441,7 +478,7 @@ static int one_element(TensorObject *self, const char *what) {
 
 static int nb_bool(PyObject *a) {
     TensorObject *self = (TensorObject *)a;
-    if (one_element(self, "the truth value") < 0) return -1;
+    if (ds_py_check_readable(self->t, "bool()") < 0 || one_element(self, "the truth value") < 0) return -1;
     double v;
     ds_status st = ds_tensor_get_double(self->t, 0, &v);
     return st ? ds_py_raise_int(st) : v != 0.0;
@@ -472,6 +509,7 @@ static PyObject *nb_int(PyObject *a) {
 
 static PyObject *nb_index(PyObject *a) {
     TensorObject *self = (TensorObject *)a;
+    if (ds_py_check_readable(self->t, "use as a Python int (__index__)") < 0) return NULL;
     if (ds_dtype_is_float(self->t->dtype) || self->t->numel != 1) {
         PyErr_SetString(PyExc_TypeError, "only integer tensors of a single element can be used as an index");
         return NULL;
@@ -543,16 +581,29 @@ static PyObject *tensor_iter(PyObject *a) {
         PyErr_SetString(PyExc_TypeError, "iteration over a 0-d tensor");
         return NULL;
     }
-    if (!t->data && t->numel != 0) {
+    ds_trace *tr = ds_trace_active();
+    bool graph = t->symbolic || (tr && ds_trace_lookup(tr, t)); /* rows are graph values: index with ops */
+    if (graph && t->shape[0] < 0) {
+        PyErr_SetString(ds_py_trace_error, "cannot iterate over a tensor whose first dim is unknown while compiling a graph");
+        return NULL;
+    }
+    if (!graph && !t->data && t->numel != 0) {
         PyErr_SetString(PyExc_TypeError, "iteration over a declared-only tensor (it has no data)");
         return NULL;
     }
     PyObject *list = PyList_New((Py_ssize_t)t->shape[0]);
     if (!list) return NULL;
     for (int64_t i = 0; i < t->shape[0]; i++) {
-        ds_tensor *v;
-        ds_status st = ds_tensor_select(t, 0, i, &v);
-        PyObject *o = st ? ds_py_raise(st) : ds_py_wrap(v);
+        PyObject *o;
+        if (graph) {
+            PyObject *k = PyLong_FromLongLong(i);
+            o = k ? ds_py_getitem((TensorObject *)a, k) : NULL;
+            Py_XDECREF(k);
+        } else {
+            ds_tensor *v;
+            ds_status st = ds_tensor_select(t, 0, i, &v);
+            o = st ? ds_py_raise(st) : ds_py_wrap(v);
+        }
         if (!o) {
             Py_DECREF(list);
             return NULL;

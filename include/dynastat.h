@@ -314,6 +314,12 @@ const int64_t *ds_value_dims(const ds_value *v);
 ds_status ds_graph_verify(const ds_graph *g);
 /* The graph as readable text (types, shapes, source lines); free with ds_free. */
 ds_status ds_graph_print(const ds_graph *g, char **out);
+/* The graph as a Graphviz `digraph` (render with `dot -Tsvg`); free with ds_free. Parameters, constants
+ * (their values when small), op nodes (name, attributes, result types, file:line) and the outputs are
+ * nodes; edges carry the value's name as in ds_graph_print, effect-token edges are dashed. Every graph
+ * used through If/While/Call is drawn once as a `subgraph cluster_*`, with an edge from each node using
+ * it. Labels are escaped (any names and strings are safe); the output is deterministic. */
+ds_status ds_graph_print_dot(const ds_graph *g, char **out);
 /* Parses text in the format ds_graph_print writes. */
 ds_status ds_graph_parse(const char *text, ds_graph **out);
 /* Versioned binary format with constants: to/from a memory buffer (free with ds_free) or a file.
@@ -335,9 +341,17 @@ ds_status ds_graph_eval(const ds_graph *g, int n_in, ds_tensor *const *inputs, i
  * Optimization passes never modify their input: each returns a new, verified graph computing the same
  * values bit for bit, with the same parameters, outputs (types included) and effects in the same order.
  * Passes: "inline" (Calls, and Ifs on a constant condition), "simplify" (exact algebraic identities),
- * "fold" (constant folding with the kernels), "cse" (common subexpressions), "dce" (dead code). With the
- * environment variable DS_DUMP_IR set to a directory, the IR after each pass is written there as
- * "<graph>.<nn>.<pass>.ir". A pass producing an invalid graph is DS_ERR_INTERNAL naming it. */
+ * "fold" (constant folding with the kernels), "cse" (common subexpressions), "dce" (dead code). With a
+ * dump directory (ds_set_dump_dir, else the environment variable DS_DUMP_IR), the input and the IR after
+ * each pass are written there as "<graph>.<nn>.<pass>.ir" (text) and ".dot" (Graphviz), nn from 00 =
+ * the input. A pass producing an invalid graph is DS_ERR_INTERNAL naming it. */
+
+/* Sets the process-wide IR dump directory (copied; created with its parents when dumping starts), which
+ * takes precedence over DS_DUMP_IR; NULL or "" clears it (then DS_DUMP_IR, if set, decides). Set it
+ * before compiling: passes already running keep the directory they started with. A directory that
+ * cannot be created or a file that cannot be written makes the pass pipeline fail with DS_ERR_VALUE
+ * naming the path. DS_ERR_VALUE if `dir` is longer than 4095 bytes. */
+ds_status ds_set_dump_dir(const char *dir);
 
 /* Runs inline, simplify, fold, cse, dce in rounds until nothing changes (at most 8 rounds), on `g` and
  * its subgraphs. *out is a new graph; release it. */
@@ -524,6 +538,116 @@ ds_status ds_tape_check_write(const ds_tape *t, const ds_tensor *dst, const ds_t
  * attrs). vjp NULL removes the override. Effectful ops (random draws, in-place writes) are never
  * overridden. */
 ds_status ds_tape_set_op_vjp(ds_op_id op, const ds_tape_vjp *vjp);
+
+/* ---------------------------------------------------------------- graph capture
+ * A trace builds a graph by running ordinary eager code on symbolic tensors. While a trace is active
+ * on the thread (ds_trace_set_active), ds_op_run adds a node to the trace's graph instead of running
+ * when an input is mapped in the trace or its ancestors, or the op is effectful (random draws,
+ * index_put, the optimizer *_update ops), and returns new symbolic tensors for the outputs; other ops
+ * run eagerly as usual (their results become constants of the graph when a later node reads them).
+ * Nothing is recorded on tapes for traced ops.
+ * - A symbolic tensor is a declared-only tensor (no data; unknown and symbolic dims are -1) that the
+ *   trace maps to a value of its graph. Reading its data fails. A concrete tensor may be mapped too
+ *   ("bound", e.g. a weight given to ds_trace_add_param): ops on it then read the graph value.
+ * - An unmapped concrete input becomes a constant holding a copy of its value at its first use (one
+ *   constant per tensor and graph). An in-place effect (index_put, *_update) must write mapped tensors.
+ * - Control flow: sub traces are made in a group of siblings sharing their parameters
+ *   (ds_trace_new_group): the explicit ones, then one per "capture": a tensor mapped in an ancestor
+ *   that any sibling reads becomes a parameter appended to every sibling's graph, and the group
+ *   records the outer tensor (captures lift through several levels). A sibling is finished with its
+ *   outputs (ds_trace_finish); its graph gets them when the group is used by ds_trace_add_if /
+ *   ds_trace_add_while / ds_trace_add_call or ds_trace_get_graph (which close the whole group).
+ * Traces are refcounted; a sub trace keeps its parent alive. A trace is used by one thread at a time. */
+typedef struct ds_trace ds_trace;
+
+/* The type of an explicit parameter of a group (dims as for ds_graph_add_param, symbols of the parent
+ * trace's graph). */
+typedef struct ds_trace_param_type {
+    const char *name;
+    ds_dtype dtype;
+    int ndim;
+    const int64_t *dims;
+} ds_trace_param_type;
+
+/* A new root trace building an empty graph named `name`. Release with ds_trace_release. */
+ds_status ds_trace_new(const char *name, ds_trace **out);
+ds_trace *ds_trace_retain(ds_trace *t);
+void ds_trace_release(ds_trace *t); /* NULL is allowed */
+/* This thread's active trace (NULL: none). */
+ds_trace *ds_trace_active(void);
+/* Makes t (may be NULL) this thread's active trace and returns the previous one, which the caller
+ * restores when done. The caller keeps t alive while it is active. Plans and ds_graph_eval suspend the
+ * active trace while they run (their ops run eagerly). */
+ds_trace *ds_trace_set_active(ds_trace *t);
+/* The trace's graph (borrowed; open until the trace is finished or its group is closed). */
+ds_graph *ds_trace_graph(const ds_trace *t);
+/* The parent of a sub trace (borrowed; NULL for a root). */
+ds_trace *ds_trace_parent(const ds_trace *t);
+/* Whether ds_trace_finish was called on t. */
+bool ds_trace_is_finished(const ds_trace *t);
+/* Source location of the nodes added to t's graph from now on (ds_graph_set_loc); sub traces start
+ * with their parent's current location. */
+void ds_trace_set_loc(ds_trace *t, const char *file, int line, int col);
+/* Adds a parameter to the graph of root trace t and fills *out (may be NULL) with a new symbolic
+ * tensor for it. `bind` (may be NULL) is a concrete tensor of the same dtype and rank (and the known
+ * dims) that is mapped to the parameter too: pass it to ds_plan_run for that parameter, and in-place
+ * effects on the parameter (assign, *_update, index_put) update it. */
+ds_status ds_trace_add_param(ds_trace *t, const char *name, ds_dtype dt, int ndim, const int64_t *dims, bool weight,
+                             ds_tensor *bind, ds_tensor **out);
+/* Whether x is a symbolic tensor (made by a trace; its data can never be read). */
+bool ds_tensor_is_symbolic(const ds_tensor *x);
+/* The value x maps to in t, or else in the nearest ancestor mapping it (a value of that ancestor's
+ * graph; borrowed); NULL when x is mapped nowhere (constants do not count). Does not capture. */
+ds_value *ds_trace_lookup(const ds_trace *t, const ds_tensor *x);
+/* Creates n sibling sub traces of `parent` (not finished) in subs[0..n) (new references), with
+ * graphs named names[i] (names or names[i] may be NULL: "<parent graph>.<i>") and the explicit
+ * parameters params[0..n_params) in each. */
+ds_status ds_trace_new_group(ds_trace *parent, int n, const char *const *names, int n_params,
+                             const ds_trace_param_type *params, ds_trace **subs);
+/* Explicit parameters of a sub trace: their number and the symbolic tensor of parameter i (borrowed). */
+int ds_trace_num_params(const ds_trace *sub);
+ds_tensor *ds_trace_param(const ds_trace *sub, int i);
+/* Captures of a sub trace's group so far: their number, and the outer tensor of capture i (borrowed),
+ * which is graph parameter ds_trace_num_params(sub) + i of every sibling. */
+int ds_trace_num_captures(const ds_trace *sub);
+ds_tensor *ds_trace_capture(const ds_trace *sub, int i);
+/* Finishes t with outputs outs[0..n_out) (symbolic tensors of t, tensors mapped in an ancestor, which
+ * are captured, or concrete tensors, which become constants). A root trace's graph gets its outputs
+ * and *out (may be NULL) a new reference to it. For a sub trace the outputs are recorded for its
+ * group and `out` must be NULL. No ops can be added to a finished trace. */
+ds_status ds_trace_finish(ds_trace *t, int n_out, ds_tensor *const *outs, ds_graph **out);
+/* A new reference to t's graph. For a finished sub trace this closes its group first (every sibling
+ * must be finished; each graph gets its recorded outputs); a root's graph may still be open. */
+ds_status ds_trace_get_graph(ds_trace *t, ds_graph **out);
+/* If(cond) in t over two finished siblings of a group whose parent is t: then_sub's graph if cond
+ * (a bool scalar) is true, else else_sub's, called with args[0..n_args) (one per explicit group
+ * parameter) followed by the captures. Fills outs[0..*n_out) with new symbolic tensors. */
+ds_status ds_trace_add_if(ds_trace *t, ds_tensor *cond, ds_trace *then_sub, ds_trace *else_sub, int n_args,
+                          ds_tensor *const *args, int max_out, ds_tensor **outs, int *n_out);
+/* While in t over two finished siblings of a group whose parent is t: cond_sub returns one bool
+ * scalar; body_sub returns the new loop-carried values. The explicit group parameters are the
+ * loop-carried values and init[0..n_init) their initial values: the parameters' types must equal the
+ * initial values' and the values the body returns, symbolic dims included (DS_ERR_SHAPE naming the
+ * types otherwise). The captures are passed through the loop unchanged (appended to the body's
+ * outputs). Fills outs[0..n_init) with the final values. */
+ds_status ds_trace_add_while(ds_trace *t, ds_trace *cond_sub, ds_trace *body_sub, int n_init, ds_tensor *const *init,
+                             ds_tensor **outs);
+/* Calls, in t, `callee` (NULL: the graph of sub, a finished sub trace whose parent is t) with
+ * args[0..n_args) (the explicit parameters), then the captures of sub's group, then extra[0..n_extra).
+ * With callee = ds_graph_grad(graph of sub, ..., sens_param = true), extra are the sensitivities.
+ * Fills outs[0..*n_out) with new symbolic tensors. */
+ds_status ds_trace_add_call(ds_trace *t, ds_trace *sub, ds_graph *callee, int n_args, ds_tensor *const *args,
+                            int n_extra, ds_tensor *const *extra, int max_out, ds_tensor **outs, int *n_out);
+/* Adds a print of `prefix` and vals[0..n) to t's graph (in program order when it runs). */
+ds_status ds_trace_add_print(ds_trace *t, const char *prefix, int n, ds_tensor *const *vals);
+/* Adds an assign of `value` into `target`, which must map to a weight parameter of t's graph (a
+ * tensor bound to a weight parameter, or its symbolic tensor; in a sub trace, a captured one). */
+ds_status ds_trace_add_assign(ds_trace *t, ds_tensor *target, ds_tensor *value);
+/* From now on x (any tensor) maps in t to the value `value` maps to (the functional form of an
+ * in-place update such as x[i] = v; a concrete unmapped `value` becomes a constant, so
+ * ds_trace_rebind(t, x, x) makes x a graph value holding its current data). The mapping is t's own:
+ * ancestors keep theirs. */
+ds_status ds_trace_rebind(ds_trace *t, ds_tensor *x, ds_tensor *value);
 
 /* ---------------------------------------------------------------- runtime */
 /* Seeds the global random generator used by the RANDOM ops. */

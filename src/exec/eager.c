@@ -1,9 +1,11 @@
 /* Eager dispatch: run one op now (infer, allocate outputs, run the kernel), and record it on the
- * thread's active autodiff tape when one is set. */
+ * thread's active autodiff tape when one is set. While a trace is active, ops reading its symbolic
+ * tensors (and effects) are added to its graph instead (exec/trace.c). */
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/status.h"
+#include "exec/trace.h"
 #include "ops/op.h"
 
 #define DS_STACK_INPUTS 16
@@ -11,6 +13,12 @@
 ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_attr *attrs,
                     int max_out, ds_tensor **outputs, int *n_out) {
     if ((unsigned)op >= DS_OP_COUNT) return ds_errorf(DS_ERR_VALUE, "unknown op id %d", (int)op);
+    ds_trace *trace = ds_trace_tls; /* graph capture: the op may become a node instead of running */
+    if (trace) {
+        bool handled = false;
+        ds_status st = ds_trace_dispatch(trace, op, n_in, inputs, attrs, max_out, outputs, n_out, &handled);
+        if (handled) return st;
+    }
     const op_entry *e = ds_op_entry_get(op);
     if (!e->impl.run) return ds_errorf(DS_ERR_UNSUPPORTED, "%s: not implemented", e->info.name);
     if (e->info.n_in >= 0 && n_in != e->info.n_in)
@@ -31,8 +39,10 @@ ds_status ds_op_run(ds_op_id op, int n_in, ds_tensor *const *inputs, const ds_at
             st = ds_errorf(DS_ERR_VALUE, "input %d is NULL", i);
             goto fail;
         }
-        if (!t->data && t->numel != 0) {
-            st = ds_errorf(DS_ERR_VALUE, "input %d is a declared-only tensor without data", i);
+        if ((!t->data && t->numel != 0) || t->symbolic) {
+            st = t->symbolic ? ds_errorf(DS_ERR_VALUE, "input %d is a symbolic tensor (a value of a graph being compiled) "
+                                         "used outside its trace", i)
+                             : ds_errorf(DS_ERR_VALUE, "input %d is a declared-only tensor without data", i);
             goto fail;
         }
         ds_meta_of(t, &in_meta[i]);

@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "base/status.h"
 #include "exec/exec.h"
+#include "exec/trace.h"
 #include "ir/ir.h"
 
 static void default_print(void *ctx, const char *text) {
@@ -176,7 +177,9 @@ ds_status ds_graph_eval(const ds_graph *g, int n_in, ds_tensor *const *inputs, i
                         ds_tensor **outputs, int *n_out) {
     if (!g->closed) return ds_errorf(DS_ERR_VALUE, "graph '%s' has no outputs set", g->name);
     if (g->outputs.n > max_out) return ds_errorf(DS_ERR_VALUE, "graph returns %d outputs, room for %d", g->outputs.n, max_out);
+    ds_trace *trace = ds_trace_suspend(); /* the interpreter runs eagerly, also inside a trace */
     ds_status st = eval(g, n_in, inputs, outputs, 0);
+    ds_trace_set_active(trace);
     if (!st && n_out) *n_out = g->outputs.n;
     return st;
 }

@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "base/status.h"
 #include "exec/plan.h"
+#include "exec/trace.h"
 
 /* ---------------------------------------------------------------- plans */
 static ds_status plan_new_at(const ds_graph *g, int depth, ds_plan **out) {
@@ -289,12 +290,12 @@ ds_status plan_run_general(ds_plan *p, int n_in, ds_tensor *const *inputs, ds_te
 }
 
 /* ---------------------------------------------------------------- the public API */
-ds_status ds_plan_compile(ds_plan *p, int n_in, ds_tensor *const *inputs) {
+static ds_status plan_compile_impl(ds_plan *p, int n_in, ds_tensor *const *inputs) {
     plan_variant *v;
     return plan_variant_for(p, n_in, inputs, &v);
 }
 
-ds_status ds_plan_run(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_out, ds_tensor **outputs, int *n_out) {
+static ds_status plan_run_impl(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_out, ds_tensor **outputs, int *n_out) {
     int nout = p->g->outputs.n;
     if (nout > max_out) return ds_errorf(DS_ERR_VALUE, "graph returns %d outputs, room for %d", nout, max_out);
     plan_variant *v;
@@ -309,7 +310,7 @@ ds_status ds_plan_run(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_ou
     return DS_OK;
 }
 
-ds_status ds_plan_run_into(ds_plan *p, int n_in, ds_tensor *const *inputs, int n_out, ds_tensor *const *outputs) {
+static ds_status plan_run_into_impl(ds_plan *p, int n_in, ds_tensor *const *inputs, int n_out, ds_tensor *const *outputs) {
     if (n_out != p->g->outputs.n)
         return ds_errorf(DS_ERR_VALUE, "graph '%s' returns %d outputs, %d destinations given", p->g->name, p->g->outputs.n, n_out);
     plan_variant *v;
@@ -353,4 +354,25 @@ void ds_plan_stats(const ds_plan *p, ds_plan_statistics *out) {
     out->n_views = v->n_views;
     out->n_inplace = v->n_inplace;
     out->n_dynamic = v->n_dynamic;
+}
+
+ds_status ds_plan_compile(ds_plan *p, int n_in, ds_tensor *const *inputs) {
+    ds_trace *trace = ds_trace_suspend(); /* a plan runs eagerly, also inside a trace */
+    ds_status st = plan_compile_impl(p, n_in, inputs);
+    ds_trace_set_active(trace);
+    return st;
+}
+
+ds_status ds_plan_run(ds_plan *p, int n_in, ds_tensor *const *inputs, int max_out, ds_tensor **outputs, int *n_out) {
+    ds_trace *trace = ds_trace_suspend(); /* a plan runs eagerly, also inside a trace */
+    ds_status st = plan_run_impl(p, n_in, inputs, max_out, outputs, n_out);
+    ds_trace_set_active(trace);
+    return st;
+}
+
+ds_status ds_plan_run_into(ds_plan *p, int n_in, ds_tensor *const *inputs, int n_out, ds_tensor *const *outputs) {
+    ds_trace *trace = ds_trace_suspend(); /* a plan runs eagerly, also inside a trace */
+    ds_status st = plan_run_into_impl(p, n_in, inputs, n_out, outputs);
+    ds_trace_set_active(trace);
+    return st;
 }

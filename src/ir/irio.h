@@ -3,6 +3,7 @@
  * serialize.c. Implemented in print.c. */
 #ifndef DS_IR_IRIO_H
 #define DS_IR_IRIO_H
+#include "base/strbuf.h"
 #include "ir/ir.h"
 
 /* Subgraphs may nest this deep (the verifier's limit); the parser and the loader refuse deeper. */
@@ -18,6 +19,25 @@ bool ds_irio_dims_fit(const ds_meta *m);
  * If/While/Call nodes, root included, each listed once and after all the graphs it uses, so root is
  * last. DS_ERR_VALUE if a graph reaches itself. Borrowed pointers. */
 ds_status ds_irio_graph_order(const ds_graph *root, ds_ptrvec *out);
+
+/* Labels of the graphs of `order` (as from ds_irio_graph_order), the names the text format gives them
+ * after '@': a graph's name when that is an identifier not used by an earlier graph, else
+ * "<sanitized name>.<index>". Fills *labels (order->n strings) and *is_name (whether label i is the
+ * graph's name) even on failure; the caller frees each label and both arrays with ds_free. */
+ds_status ds_irio_graph_labels(const ds_ptrvec *order, char ***labels, bool **is_name);
+/* Whether parameter i of g is written %<its name> by the text format (else %arg.<i>). */
+bool ds_irio_param_named(const ds_graph *g, int i);
+
+/* Pieces of the text format, appended to sb as ds_graph_print writes them (errors are sticky in sb):
+ * a type ("f32[batch, 3]", symbols named by g); an op node's attributes ("{axis=[1], keepdims=true}",
+ * nothing for an op without attributes); a double-quoted string with \\ \" \n \t \r \xHH escapes. */
+void ds_irio_put_type(ds_strbuf *sb, const ds_graph *g, const ds_meta *m);
+void ds_irio_put_attrs(ds_strbuf *sb, const ds_node *n);
+void ds_irio_put_str(ds_strbuf *sb, const char *s);
+/* Appends a constant's values as the text format writes them ("1.5", "[1, 2, 3]") when it has at most
+ * max_elems (and at most 16) elements, each with an exact decimal form; else appends nothing and
+ * returns false. */
+bool ds_irio_put_const_values(ds_strbuf *sb, const ds_tensor *t, int max_elems);
 
 /* Short dtype names of the text format: "bool", "i8", "u8", "i16", "i32", "i64", "f16", "bf16",
  * "f32", "f64". */

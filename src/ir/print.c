@@ -217,6 +217,8 @@ static void put_str(ds_strbuf *sb, const char *s) {
     ds_strbuf_putc(sb, '"');
 }
 
+void ds_irio_put_str(ds_strbuf *sb, const char *s) { put_str(sb, s); }
+
 /* An identifier as is, anything else as a string. */
 static void put_name(ds_strbuf *sb, const char *s) {
     if (is_ident(s)) ds_strbuf_puts(sb, s);
@@ -262,26 +264,32 @@ static bool elem_text(ds_dtype dt, const unsigned char *p, char *buf, size_t n) 
     return true;
 }
 
-static void put_const(ds_strbuf *sb, const ds_tensor *t) {
+bool ds_irio_put_const_values(ds_strbuf *sb, const ds_tensor *t, int max_elems) {
     ds_dtype dt = t->dtype;
     size_t size = ds_dtype_size(dt), n = (size_t)t->numel;
     const unsigned char *data = (const unsigned char *)t->data;
     char text[INLINE_MAX][48];
-    bool as_values = n <= INLINE_MAX;
+    bool as_values = t->numel >= 0 && n <= INLINE_MAX && n <= (size_t)(max_elems > 0 ? max_elems : 0);
     for (size_t i = 0; i < n && as_values; i++) as_values = elem_text(dt, data + i * size, text[i], sizeof text[i]);
-    if (as_values && t->ndim == 0) {
+    if (!as_values) return false;
+    if (t->ndim == 0) {
         ds_strbuf_puts(sb, text[0]);
-        return;
+        return true;
     }
-    if (as_values) {
-        ds_strbuf_putc(sb, '[');
-        for (size_t i = 0; i < n; i++) {
-            if (i) ds_strbuf_puts(sb, ", ");
-            ds_strbuf_puts(sb, text[i]);
-        }
-        ds_strbuf_putc(sb, ']');
-        return;
+    ds_strbuf_putc(sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i) ds_strbuf_puts(sb, ", ");
+        ds_strbuf_puts(sb, text[i]);
     }
+    ds_strbuf_putc(sb, ']');
+    return true;
+}
+
+static void put_const(ds_strbuf *sb, const ds_tensor *t) {
+    if (ds_irio_put_const_values(sb, t, INLINE_MAX)) return;
+    ds_dtype dt = t->dtype;
+    size_t size = ds_dtype_size(dt), n = (size_t)t->numel;
+    const unsigned char *data = (const unsigned char *)t->data;
     static const char hex[] = "0123456789abcdef";
     bool swap = !ds_irio_little_endian();
     ds_strbuf_puts(sb, "hex\"");
@@ -298,7 +306,7 @@ static void put_const(ds_strbuf *sb, const ds_tensor *t) {
     ds_strbuf_putc(sb, '"');
 }
 
-static void put_type(ds_strbuf *sb, const ds_graph *g, const ds_meta *m) {
+void ds_irio_put_type(ds_strbuf *sb, const ds_graph *g, const ds_meta *m) {
     ds_strbuf_puts(sb, ds_irio_dtype_short(m->dtype));
     ds_strbuf_putc(sb, '[');
     for (int d = 0; d < m->ndim && d < DS_MAX_DIMS; d++) {
@@ -315,10 +323,10 @@ static void put_type(ds_strbuf *sb, const ds_graph *g, const ds_meta *m) {
     ds_strbuf_putc(sb, ']');
 }
 
-static void put_attrs(ds_strbuf *sb, const ds_node *n) {
+void ds_irio_put_attrs(ds_strbuf *sb, const ds_node *n) {
     const ds_op_info *info = ds_op_get_info(n->op);
     if (!info || info->n_attrs == 0 || !n->attrs) return;
-    ds_strbuf_puts(sb, " {");
+    ds_strbuf_putc(sb, '{');
     for (int i = 0; i < info->n_attrs; i++) {
         const ds_attr *a = &n->attrs[i];
         char buf[48];
@@ -412,7 +420,7 @@ static void put_node(printer *p, const ds_node *n, int *ndata, int *ntok) {
         put_ref(p, v);
         if (!tok) {
             ds_strbuf_puts(sb, ": ");
-            put_type(sb, p->g, &v->type);
+            ds_irio_put_type(sb, p->g, &v->type);
         }
     }
     if (shown) ds_strbuf_puts(sb, " = ");
@@ -425,7 +433,8 @@ static void put_node(printer *p, const ds_node *n, int *ndata, int *ntok) {
         const ds_op_info *info = ds_op_get_info(n->op);
         ds_strbuf_puts(sb, info ? info->name : "?");
         put_args(p, n);
-        put_attrs(sb, n);
+        if (info && info->n_attrs && n->attrs) ds_strbuf_putc(sb, ' ');
+        ds_irio_put_attrs(sb, n);
         break;
     }
     case DS_NODE_IF:
@@ -472,6 +481,16 @@ static void put_node(printer *p, const ds_node *n, int *ndata, int *ntok) {
     ds_strbuf_putc(sb, '\n');
 }
 
+bool ds_irio_param_named(const ds_graph *g, int i) {
+    const ds_value *v = g->params.items[i];
+    bool named = v->name && is_ident(v->name) && !token_like(v->name);
+    for (int k = 0; k < g->params.n && named; k++) {
+        const ds_value *o = g->params.items[k];
+        named = k == i || !o->name || strcmp(o->name, v->name) != 0;
+    }
+    return named;
+}
+
 static ds_status print_graph(printer *p, int gi) {
     const ds_graph *g = p->order.items[gi];
     ds_strbuf *sb = &p->sb;
@@ -495,17 +514,13 @@ static ds_status print_graph(printer *p, int gi) {
     ds_strbuf_putc(sb, '(');
     for (int i = 0; i < g->params.n; i++) {
         const ds_value *v = g->params.items[i];
-        bool named = v->name && is_ident(v->name) && !token_like(v->name);
-        for (int k = 0; k < g->params.n && named; k++) {
-            const ds_value *o = g->params.items[k];
-            named = k == i || !o->name || strcmp(o->name, v->name) != 0;
-        }
+        bool named = ds_irio_param_named(g, i);
         p->param_named[i] = named;
         name_value(p, v, 'p', i);
         if (i) ds_strbuf_puts(sb, ", ");
         put_ref(p, v);
         ds_strbuf_puts(sb, ": ");
-        put_type(sb, g, &v->type);
+        ds_irio_put_type(sb, g, &v->type);
         if (v->weight) ds_strbuf_puts(sb, " weight");
         if (!named) {
             ds_strbuf_putc(sb, ' ');
@@ -537,18 +552,20 @@ static ds_status print_graph(printer *p, int gi) {
 }
 
 /* Labels: the name if it is an identifier not taken yet, else "<sanitized name>.<k>". */
-static ds_status make_labels(printer *p) {
-    int n = p->order.n;
-    p->labels = ds_calloc(sizeof(char *) * (size_t)n);
-    p->label_is_name = ds_calloc((size_t)n);
-    if (!p->labels || !p->label_is_name) return DS_ERR_NOMEM;
+ds_status ds_irio_graph_labels(const ds_ptrvec *order, char ***labels_out, bool **is_name_out) {
+    int n = order->n;
+    char **labels = ds_calloc(sizeof(char *) * (size_t)(n + 1));
+    bool *is_name = ds_calloc((size_t)n + 1);
+    *labels_out = labels;
+    *is_name_out = is_name;
+    if (!labels || !is_name) return DS_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
-        const char *name = ((const ds_graph *)p->order.items[i])->name;
+        const char *name = ((const ds_graph *)order->items[i])->name;
         bool free_name = is_ident(name);
-        for (int k = 0; k < i && free_name; k++) free_name = strcmp(p->labels[k], name) != 0;
+        for (int k = 0; k < i && free_name; k++) free_name = strcmp(labels[k], name) != 0;
         if (free_name) {
-            p->labels[i] = ds_strdup(name);
-            p->label_is_name[i] = true;
+            labels[i] = ds_strdup(name);
+            is_name[i] = true;
         } else {
             char buf[64];
             size_t len = 0;
@@ -556,9 +573,9 @@ static ds_status make_labels(printer *p) {
                 buf[len] = is_alpha((unsigned char)*s) || (len && is_digit((unsigned char)*s)) ? *s : '_';
             if (!len) buf[len++] = 'g';
             snprintf(buf + len, sizeof buf - len, ".%d", i);
-            p->labels[i] = ds_strdup(buf);
+            labels[i] = ds_strdup(buf);
         }
-        if (!p->labels[i]) return DS_ERR_NOMEM;
+        if (!labels[i]) return DS_ERR_NOMEM;
     }
     return DS_OK;
 }
@@ -568,7 +585,7 @@ ds_status ds_graph_print(const ds_graph *g, char **out) {
     printer p = {0};
     ds_strbuf_init(&p.sb);
     ds_status st = ds_irio_graph_order(g, &p.order);
-    if (!st) st = make_labels(&p);
+    if (!st) st = ds_irio_graph_labels(&p.order, &p.labels, &p.label_is_name);
     for (int i = 0; i < p.order.n && !st; i++) {
         if (i) ds_strbuf_putc(&p.sb, '\n');
         st = print_graph(&p, i);

@@ -32,8 +32,9 @@ const ds_pass *ds_pass_find(const char *name);
 
 /* Runs passes[0..n) in order, as a round, repeating rounds until one changes nothing or `max_rounds`
  * rounds ran. The input is verified first (its own verifier error is returned as is); after every pass
- * the result is verified, and a failure is DS_ERR_INTERNAL naming the pass. With the environment variable
- * DS_DUMP_IR set to a directory, writes the input and the result of every pass as
- * "<dir>/<graph>.<nn>.<pass>.ir" (nn counts from 00 = the input). *out is a new graph (release it). */
+ * the result is verified, and a failure is DS_ERR_INTERNAL naming the pass. With a dump directory
+ * (ds_set_dump_dir, else the environment variable DS_DUMP_IR), creates it if missing and writes the input
+ * and the result of every pass as "<dir>/<graph>.<nn>.<pass>.ir" and ".dot" (nn counts from 00 = the
+ * input). *out is a new graph (release it). */
 ds_status ds_pass_pipeline(const ds_graph *g, const ds_pass *passes, int n, int max_rounds, ds_graph **out);
 #endif

@@ -121,6 +121,7 @@ ds_status ds_tensor_new(ds_dtype dt, int ndim, const int64_t *shape, ds_tensor *
     ds_shape_contiguous_strides(ndim, shape, t->strides);
     t->contiguous = true;
     t->user = NULL;
+    t->symbolic = false;
     b->s.refcount = 1;
     b->s.data = (char *)b + DATA_OFFSET;
     b->s.nbytes = nbytes;
@@ -166,6 +167,7 @@ static ds_status new_header(ds_dtype dt, int ndim, const int64_t *shape, const i
     t->storage = storage;
     t->data = data;
     t->user = NULL;
+    t->symbolic = false;
     ds_tensor_update_layout(t);
     *out = t;
     return DS_OK;

@@ -27,6 +27,7 @@ struct ds_tensor {
     ds_storage *storage;          /* NULL for a declared-only tensor */
     bool contiguous;              /* row-major dense */
     void *user;                   /* one pointer for upper layers (tape entry, ...) */
+    bool symbolic;                /* a value of a graph being traced (declared-only; see exec/trace.c) */
 };
 
 /* Shape helpers. */

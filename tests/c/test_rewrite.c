@@ -206,12 +206,24 @@ DS_TEST(dump_ir_after_every_pass) {
         snprintf(path, sizeof path, "%s/main.%02d.%s.ir", dir, i, i == 0 ? "input" : names[1 + (i - 1) % 5]);
         unlink(path);
     }
-    rmdir(dir);
-    /* an unwritable dump directory is reported */
+    for (int i = 0; i < count; i++) { /* each .ir has its .dot beside it */
+        snprintf(path, sizeof path, "%s/main.%02d.%s.dot", dir, i, i == 0 ? "input" : names[1 + (i - 1) % 5]);
+        CHECK(unlink(path) == 0);
+    }
+    CHECK(rmdir(dir) == 0);
+    /* a dump directory that cannot be created is reported (below a regular file: fails even as root) */
     ds_graph *o2 = NULL;
-    setenv("DS_DUMP_IR", "/nonexistent/dir", 1);
-    CHECK_ERR(ds_graph_optimize(g, &o2), DS_ERR_VALUE, "DS_DUMP_IR: cannot write '/nonexistent/dir/main.00.input.ir'");
+    char file[] = "/tmp/ds_dump_file_XXXXXX", bad[64];
+    int fd = mkstemp(file);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    snprintf(bad, sizeof bad, "%s/dir", file);
+    setenv("DS_DUMP_IR", bad, 1);
+    char want[128];
+    snprintf(want, sizeof want, "IR dump: cannot create the directory '%s': Not a directory", file);
+    CHECK_ERR(ds_graph_optimize(g, &o2), DS_ERR_VALUE, want);
     unsetenv("DS_DUMP_IR");
+    unlink(file);
     CHECK(o2 == NULL);
     ds_graph_release(o);
     ds_graph_release(f);

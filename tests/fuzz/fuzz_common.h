@@ -53,6 +53,9 @@ static void fuzz_check_graph(const ds_graph *g) {
     FUZZ_REQUIRE(ds_graph_print(h, &again) == DS_OK && strcmp(text, again) == 0, "print(parse(print(g))) != print(g)");
     ds_free(again);
     ds_graph_release(h);
+    char *dot = NULL;
+    FUZZ_REQUIRE(ds_graph_print_dot(g, &dot) == DS_OK && strncmp(dot, "digraph ", 8) == 0, "print_dot failed");
+    ds_free(dot);
     void *data = NULL;
     size_t n = 0;
     if (!g->closed) {
