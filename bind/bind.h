@@ -72,6 +72,12 @@ PyObject *ds_py_dlpack(PyObject *self, PyObject *args, PyObject *kwargs);
 PyObject *ds_py_dlpack_device(PyObject *self, PyObject *unused);
 PyObject *ds_py_from_dlpack(PyObject *module, PyObject *obj);
 
+/* ---------------------------------------------------------------- graph (stand-in: replaced by bind/graph.c) */
+/* The ds_graph of a Graph object (borrowed); sets TypeError and returns NULL if o is not a Graph. */
+ds_graph *ds_py_graph_get(PyObject *o);
+/* Adds the Graph type and its module functions to the module. */
+int ds_py_init_graph(PyObject *m);
+
 /* Module-level methods defined in other files, collected by module.c */
 extern PyMethodDef ds_py_tensor_module_methods[];
 #endif

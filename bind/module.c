@@ -43,6 +43,7 @@ static int module_exec(PyObject *m) {
     if (ds_py_init_ops(m) < 0) return -1;
     if (PyModule_AddFunctions(m, ds_py_tensor_module_methods) < 0) return -1;
     if (ds_py_init_tape(m) < 0) return -1; /* autograd */
+    if (ds_py_init_graph(m) < 0) return -1;
     return 0;
 }
 
