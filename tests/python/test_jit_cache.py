@@ -545,6 +545,10 @@ def test_second_order_matches_eager():
     hw = ms.grad(lambda w: ms.grad(lambda x: f(x, w))(x).sum())(w)
     hwe = ms.grad(lambda w: ms.grad(lambda x: fe(x, w))(x).sum())(w)
     assert close(hw, hwe)
+    # no input of the call requires grad on the active (inner) tape, w does on the outer one
+    z = X64(2.0)
+    hz = ms.grad(lambda w: ms.grad(lambda z: jf(x, w)[1] * z)(z))(w)
+    assert close(hz, x.asnumpy() * np.cos(x.asnumpy() * w.asnumpy()))
 
 
 def test_grad_of_graph_with_assign_uses_the_values_the_forward_saw():
@@ -730,3 +734,34 @@ def test_call_overhead_is_small():
             jf(x, y)
         best = min(best, (time.perf_counter() - t0) / 2000)
     assert best < 20e-6
+
+
+def test_many_inputs_and_outputs():
+    """More tensors, outputs and key tokens than the call path keeps on the stack (heap paths)."""
+    n, m = 40, 12
+    params = ", ".join(f"%a{i}: f64[2]" for i in range(n))
+    body = ["  %s0 = add(%a0, %a1)"] + [f"  %s{i} = add(%s{i - 1}, %a{i + 1})" for i in range(1, n - 1)]
+    body += [f"  %o{j} = mul(%s{n - 2}, %a{j})" for j in range(m)]
+    g = G(f"graph @many({params}) {{\n" + "\n".join(body) + "\n  return " + ", ".join(f"%o{j}" for j in range(m)) + "\n}")
+    jf = JitFunction(Compiler(lambda a, k: ("graph", g, [], [], ("list", [("T", j) for j in range(m)]), None)))
+    rng = np.random.default_rng(3)
+    xs = [X64(rng.standard_normal(2)) for _ in range(n)]
+    label = "a long keyword value " * 20
+    for _ in range(2):
+        r = jf([xs[:20], {"rest": tuple(xs[20:])}], label=label)
+        total = sum(x.asnumpy() for x in xs)
+        assert type(r) is list and len(r) == m and all(close(r[j], total * xs[j].asnumpy()) for j in range(m))
+    assert info(jf) == (1, 1, 1, 0)
+
+    def f(*xs):
+        return sum((o * o).sum() for o in jf([list(xs[:20]), {"rest": tuple(xs[20:])}], label=label))
+
+    def fe(*xs):
+        s = xs[0]
+        for x in xs[1:]:
+            s = s + x
+        return sum(((s * xs[j]) ** 2).sum() for j in range(m))
+
+    pos = tuple(range(n))
+    for a, b in zip(ms.grad(f, pos)(*xs), ms.grad(fe, pos)(*xs)):
+        assert close(a, b)
