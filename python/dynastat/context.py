@@ -1,7 +1,7 @@
 """Execution context: the seeds' set_context / get_context.
 
-PYNATIVE_MODE (the default) runs ops eagerly. GRAPH_MODE compiles a Cell's construct into a graph;
-it arrives with the graph compiler, and until then asking for it raises NotImplementedError.
+PYNATIVE_MODE (the default) runs ops eagerly. GRAPH_MODE compiles a Cell's construct into a graph
+when the Cell is called (dynastat.jit); `@jit` functions compile in either mode.
 """
 GRAPH_MODE = 0
 PYNATIVE_MODE = 1
@@ -19,6 +19,7 @@ _context = {
 }
 
 _DEVICE_TARGETS = ("CPU",)
+graph_mode = False  # read on every Cell call
 
 
 def set_context(**kwargs):
@@ -31,10 +32,6 @@ def set_context(**kwargs):
         if key == "mode":
             if value not in (GRAPH_MODE, PYNATIVE_MODE) or isinstance(value, bool):
                 raise ValueError(f"set_context: mode must be GRAPH_MODE (0) or PYNATIVE_MODE (1), got {value!r}")
-            if value == GRAPH_MODE:
-                raise NotImplementedError(
-                    "set_context(mode=GRAPH_MODE): graph mode is not available yet in this version of "
-                    "dynastat; use PYNATIVE_MODE (the default)")
         elif key == "device_target":
             if value not in _DEVICE_TARGETS:
                 raise ValueError(f"set_context: device_target must be one of {_DEVICE_TARGETS}, got {value!r} "
@@ -52,6 +49,8 @@ def set_context(**kwargs):
             if not isinstance(value, str):
                 raise TypeError(f"set_context: save_graphs_path must be a str, got {type(value).__name__}")
     _context.update(kwargs)
+    global graph_mode
+    graph_mode = _context["mode"] == GRAPH_MODE
 
 
 def get_context(key):

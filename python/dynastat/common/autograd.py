@@ -18,6 +18,7 @@ with ``dynastat.ops._grad.grad_base.bprop_getters``.
 import inspect
 
 from .. import _C
+from ..jit import state as _jit_state
 from . import dtype as _dt
 from .tensor import Tensor
 
@@ -215,7 +216,11 @@ def _watch(tape, t):
 
 def _run(who, fn, args, kwargs, positions, weights, has_aux, sens=_NO_SENS):
     """Runs fn(*args, **kwargs) on a new tape and differentiates it.
-    Returns (output, aux or None, input gradients (one per position), weight gradients)."""
+    Returns (output, aux or None, input gradients (one per position), weight gradients).
+    Inside a graph being compiled, the gradient is built into the graph instead (jit/graph_grad.py)."""
+    if _jit_state.active and _jit_state.tracing():
+        from ..jit import graph_grad
+        return graph_grad.run(who, fn, args, kwargs, positions, weights, has_aux, sens, _NO_SENS)
     args = list(args)
     for p in positions:
         if p >= len(args):

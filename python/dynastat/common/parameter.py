@@ -11,6 +11,7 @@ import numpy as _np
 
 from .. import _C
 from .tensor import Tensor
+from ..jit import state as _jit_state
 
 __all__ = ["Parameter", "ParameterTuple", "PARAMETER_NAME_DEFAULT"]
 
@@ -109,6 +110,11 @@ class Parameter(Tensor):
         with _C.no_grad():
             self[...] = src
         return self
+
+    def __setitem__(self, key, value):
+        if _jit_state.active and _jit_state.tracing():  # inside a graph: an assign node
+            return _jit_state.current().write_parameter(self, key, value)
+        Tensor.__setitem__(self, key, value)
 
     def assign_value(self, value):
         """Same as set_data (the seeds' in-place assignment); returns the parameter."""

@@ -24,6 +24,11 @@ class Tensor(_C.TensorBase):
     def _from_dlpack(obj):
         return _C.from_dlpack(obj)
 
+    def __round__(self, ndigits=None):
+        if ndigits is not None:
+            raise TypeError("round(tensor, ndigits) is not supported; scale, round and rescale")
+        return _ops["round"](self)
+
     # shape manipulation ------------------------------------------------------------------------------
     def reshape(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], int):

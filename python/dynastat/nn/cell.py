@@ -12,6 +12,8 @@ from collections import OrderedDict
 from numpy import ndarray as _ndarray
 
 from . import _util
+from .. import context as _context
+from ..jit import state as _jit_state
 from ._util import Parameter, ParameterTuple, PARAMETER_NAME_DEFAULT
 
 __all__ = ["Cell", "HookHandle"]
@@ -402,6 +404,9 @@ class Cell:
             if isinstance(a, _ndarray):
                 raise TypeError(f"{self.cls_name}: cell inputs must be Tensors, not NumPy arrays "
                                 f"(wrap it: dynastat.Tensor(array))")
+        if _context.graph_mode or _jit_state.active:
+            if _context.graph_mode or _jit_state.tracing():
+                return _jit_graph_call(self, args, kwargs)
         if self.__dict__["_hooked"]:
             return self._call_with_hooks(args, kwargs)
         return self.construct(*args, **kwargs)
@@ -450,3 +455,8 @@ def _set_data(param, value):
         setter(value)
     else:
         param[...] = value
+
+
+def _jit_graph_call(cell, args, kwargs):
+    from ..jit.api import graph_call
+    return graph_call(cell, args, kwargs)

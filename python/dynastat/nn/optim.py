@@ -14,6 +14,7 @@ from . import _util
 from ._util import Parameter, op, is_tensor
 from .cell import Cell
 from ..common.tensor import Tensor
+from ..jit import state as _jit_state
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "AdamW"]
 
@@ -49,12 +50,33 @@ class _LearningRate:
                 raise ValueError(f"{cls}: learning_rate must be non-negative, got {v}")
 
     def at(self, step):
+        """The rate at `step` (an int; inside a graph being compiled, a 0-d tensor, and so is the result
+        of a list or a schedule)."""
         if self.kind == "const":
             return self.values
+        if is_tensor(step):
+            if self.kind == "list":
+                idx = op("clip")(op("cast")(step, np.int64), 0, len(self.values) - 1)
+                return op("gather")(Tensor(np.array(self.values, np.float32)), idx)
+            return op("cast")(self.schedule(op("cast")(step, np.int32)), np.float32)
         if self.kind == "list":
             return self.values[min(step, len(self.values) - 1)]
         v = self.schedule(Tensor(np.array(step, np.int32)))
         return float(v.item()) if is_tensor(v) else float(v)
+
+
+def _update_op(name, tensors, lr, step=None, **attrs):
+    """Runs update op `name`; lr and step are attributes, or (inside a graph being compiled, where they
+    are tensors computed from the global step) extra tensor inputs read when the graph runs."""
+    if is_tensor(lr) or is_tensor(step):
+        ins = list(tensors) + [lr if is_tensor(lr) else Tensor(np.float32(lr))]
+        if step is not None:
+            ins.append(step if is_tensor(step) else Tensor(np.float32(step)))
+        op(name)(ins, **attrs)
+    elif step is None:
+        op(name)(tensors, lr=lr, **attrs)
+    else:
+        op(name)(tensors, lr=lr, step=step, **attrs)
 
 
 def _as_param_list(cls, params, what="parameters"):
@@ -112,7 +134,16 @@ class Optimizer(Cell):
         self.weight_decay = wd0
         self.learning_rate = learning_rate if not isinstance(learning_rate, (numbers.Real,)) else float(learning_rate)
         self.global_step = Parameter(Tensor(np.array([0], np.int32)), name="global_step", requires_grad=False)
-        self.__dict__["_step"] = 0
+        self.__dict__["_trace_step"] = None
+
+    @property
+    def _step(self):
+        """Updates done so far: read from global_step (graphs advance it too); inside a graph being
+        compiled, a 0-d float32 tensor computed from it."""
+        ts = self.__dict__.get("_trace_step")
+        if ts is not None:
+            return ts
+        return int(self.global_step.asnumpy()[0])
 
     @staticmethod
     def _check_wd(cls, wd):
@@ -183,6 +214,8 @@ class Optimizer(Cell):
 
     def construct(self, gradients):
         self._check_grads(gradients)
+        if _jit_state.active and _jit_state.tracing():
+            return self._construct_in_graph(gradients)
         step = self._step
         inv_scale = 1.0 / self.loss_scale
         with _util.autograd().no_grad():
@@ -193,8 +226,28 @@ class Optimizer(Cell):
                     g = g * inv_scale
                 wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
                 self._update(i, p, g, self._lrs[i].at(step), wd)
-            self.__dict__["_step"] = step + 1
             self.global_step[...] = step + 1
+        return True
+
+    def _construct_in_graph(self, gradients):
+        """construct inside a graph being compiled: the step is a tensor read from global_step when the
+        graph runs, so the compiled update stays right at every step."""
+        comp = _jit_state.current()
+        comp.bind_parameter(self.global_step)
+        step_t = op("cast")(op("reshape")(self.global_step, ()), np.float32)
+        inv_scale = 1.0 / self.loss_scale
+        self.__dict__["_trace_step"] = step_t
+        try:
+            for i, (p, g) in enumerate(zip(self.parameters, gradients)):
+                if g.dtype != p.dtype:
+                    g = op("cast")(g, p.dtype)
+                if inv_scale != 1.0:
+                    g = g * inv_scale
+                wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
+                self._update(i, p, g, self._lrs[i].at(step_t), wd)
+        finally:
+            self.__dict__["_trace_step"] = None
+        comp.assign_parameter(self.global_step, self.global_step + 1)
         return True
 
     _decay_all = False
@@ -226,8 +279,8 @@ class SGD(Optimizer):
 
     def _update(self, i, param, grad, lr, weight_decay):
         buf = self.accum[i] if self.accum is not None else grad
-        op("sgd_update")([param, grad, buf], lr=lr, momentum=self.momentum, dampening=self.dampening,
-                         nesterov=self.nesterov, weight_decay=weight_decay, step=self._step + 1)
+        _update_op("sgd_update", [param, grad, buf], lr, self._step + 1, momentum=self.momentum,
+                   dampening=self.dampening, nesterov=self.nesterov, weight_decay=weight_decay)
 
 
 class Momentum(Optimizer):
@@ -243,8 +296,8 @@ class Momentum(Optimizer):
         self.__dict__["moments"] = self._state("moments")
 
     def _update(self, i, param, grad, lr, weight_decay):
-        op("momentum_update")([param, grad, self.moments[i]], lr=lr, momentum=self.momentum,
-                              nesterov=self.use_nesterov, weight_decay=weight_decay)
+        _update_op("momentum_update", [param, grad, self.moments[i]], lr, momentum=self.momentum,
+                   nesterov=self.use_nesterov, weight_decay=weight_decay)
 
 
 def _check_betas(cls, beta1, beta2, eps):
@@ -292,8 +345,8 @@ class Adam(Optimizer):
             self._nesterov_update(param, grad, m, v, lr_t, weight_decay)
             return
         extra = (self.vhat[i],) if self.use_amsgrad else ()
-        op("adam_update")([param, grad, m, v, *extra], lr=lr_t, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-                          weight_decay=weight_decay, step=0, decoupled=False, amsgrad=self.use_amsgrad)
+        _update_op("adam_update", [param, grad, m, v, *extra], lr_t, 0, beta1=self.beta1, beta2=self.beta2,
+                   eps=self.eps, weight_decay=weight_decay, decoupled=False, amsgrad=self.use_amsgrad)
 
     def _nesterov_update(self, param, grad, m, v, lr_t, weight_decay):
         """use_nesterov (no fused op): m, v as Adam; p -= lr_t (beta1 m + (1 - beta1) g) / (sqrt(v) + eps)."""
@@ -321,9 +374,8 @@ class AdamWeightDecay(Optimizer):
     def _update(self, i, param, grad, lr, weight_decay):
         # p - lr (m / (sqrt(v) + eps) + wd p) == p (1 - lr wd) - lr m / (sqrt(v) + eps): the op's decoupled,
         # uncorrected (step=0) form
-        op("adam_update")([param, grad, self.moments1[i], self.moments2[i]], lr=lr, beta1=self.beta1,
-                          beta2=self.beta2, eps=self.eps, weight_decay=weight_decay, step=0, decoupled=True,
-                          amsgrad=False)
+        _update_op("adam_update", [param, grad, self.moments1[i], self.moments2[i]], lr, 0, beta1=self.beta1,
+                   beta2=self.beta2, eps=self.eps, weight_decay=weight_decay, decoupled=True, amsgrad=False)
 
 
 class AdamW(Optimizer):
@@ -350,6 +402,6 @@ class AdamW(Optimizer):
 
     def _update(self, i, param, grad, lr, weight_decay):
         extra = (self.max_exp_avg_sq[i],) if self.amsgrad else ()
-        op("adam_update")([param, grad, self.exp_avg[i], self.exp_avg_sq[i], *extra], lr=lr, beta1=self.beta1,
-                          beta2=self.beta2, eps=self.eps, weight_decay=weight_decay, step=self._step + 1,
-                          decoupled=True, amsgrad=self.amsgrad)
+        _update_op("adam_update", [param, grad, self.exp_avg[i], self.exp_avg_sq[i], *extra], lr, self._step + 1,
+                   beta1=self.beta1, beta2=self.beta2, eps=self.eps, weight_decay=weight_decay, decoupled=True,
+                   amsgrad=self.amsgrad)

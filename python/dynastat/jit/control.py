@@ -1,0 +1,420 @@
+"""Control flow: conditions known at compile time choose a branch or unroll a loop; tensor-dependent
+ones become If / While subgraphs built in sub-traces, whose outputs are the variables the branches or
+the loop body assign."""
+import ast
+
+from .. import _C
+from ..common import dtype as _dt
+from .errors import syntax_error
+from .frames import ReturnSignal, BreakSignal, ContinueSignal
+from .values import (Undefined, is_tensor, is_symbolic, scalar_tensor, as_condition, describe, flatten,
+                     unflatten, same_template, SCALARS)
+from . import graph_builtins
+
+MAX_UNROLL = 100000
+
+
+# ---------------------------------------------------------------------------------------- analysis
+def _walk_no_defs(nodes, loops=True):
+    """AST nodes under `nodes`, not entering nested function/class definitions (nor loops if not loops)."""
+    stack = list(nodes)
+    while stack:
+        n = stack.pop()
+        yield n
+        for c in ast.iter_child_nodes(n):
+            if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if not loops and isinstance(c, (ast.For, ast.While)):
+                continue
+            stack.append(c)
+
+
+def _has(nodes, kinds, loops=True):
+    return any(isinstance(n, kinds) for n in _walk_no_defs(nodes, loops))
+
+
+def assigned_names(nodes):
+    """Names assigned (stored) under nodes, in first-seen order."""
+    out = []
+    for n in _walk_no_defs(nodes):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in out:
+            out.append(n.id)
+        elif isinstance(n, (ast.FunctionDef,)) and n.name not in out:
+            out.append(n.name)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- merging
+def _leaf_pair_type(a, b):
+    """The dtype both branch leaves become, or None when they cannot agree."""
+    ta = a.dtype if is_tensor(a) else None
+    tb = b.dtype if is_tensor(b) else None
+    if ta is not None and tb is not None:
+        return ta if ta == tb else None
+    if ta is None and tb is None:
+        sa, sb = scalar_tensor(a), scalar_tensor(b)
+        if sa.dtype == sb.dtype:
+            return sa.dtype
+        return sa.dtype if sa.dtype.is_floating_point else sb.dtype if sb.dtype.is_floating_point else None
+    return ta if ta is not None else tb
+
+
+def _as_leaf_tensor(v, dtype):
+    t = v if is_tensor(v) else scalar_tensor(v)
+    if t.dtype != dtype:
+        t = _C.ops["cast"](t, dtype)
+    return t
+
+
+def merge_leaves(what, names, per_branch, loc):
+    """per_branch: [leaves_a, leaves_b]; returns (indices of leaves that differ, [tensors_a, tensors_b])
+    after checking that each pair can be one value (same dtype and shape)."""
+    a, b = per_branch
+    idx, ta, tb = [], [], []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x is y or (not is_tensor(x) and not is_tensor(y) and type(x) is type(y) and x == y):
+            continue
+        dt = _leaf_pair_type(x, y)
+        xs = getattr(x, "shape", ())
+        ys = getattr(y, "shape", ())
+        if dt is None or tuple(xs) != tuple(ys):
+            from .errors import where
+            raise TypeError(f"{what} gives {names[i]} different types on its two paths: {describe(x)} and "
+                            f"{describe(y)}; both paths must produce the same dtype and shape\n{where(*loc)}")
+        idx.append(i)
+        ta.append(_as_leaf_tensor(x, dt))
+        tb.append(_as_leaf_tensor(y, dt))
+    return idx, [ta, tb]
+
+
+# ---------------------------------------------------------------------------------------- if
+def _run_branch(interp, sub, stmts, frame, allow_return):
+    f = frame.copy()
+    comp = interp.comp
+    prev = comp.trace
+    comp.trace = sub
+    returned = False
+    value = None
+    try:
+        with sub:
+            try:
+                interp.exec_block(stmts, f, [] if allow_return else None)
+            except ReturnSignal as r:
+                returned, value = True, r.value
+    finally:
+        comp.trace = prev
+    return f, returned, value
+
+
+def symbolic_if(interp, node, cond, frame, conts):
+    comp = interp.comp
+    loc = (frame.filename, node.lineno)
+    what = f"the tensor-dependent if at line {node.lineno}"
+    c = as_condition(cond, "an if statement", loc)
+    if _has(node.body + node.orelse, (ast.Break, ast.Continue), loops=False):
+        raise syntax_error("break/continue inside an if whose condition is a tensor", frame.filename, node.lineno,
+                           node.col_offset, "compute a tensor flag and put it in the loop condition "
+                           "(`while not done and ...:`) instead")
+    returns = _has(node.body + node.orelse, ast.Return)
+    body, orelse = list(node.body), list(node.orelse)
+    if returns:
+        if conts is None:
+            raise syntax_error("return inside a tensor-dependent if within a loop", frame.filename, node.lineno,
+                               node.col_offset, "assign the result to a variable, leave the loop (via its "
+                               "condition) and return after it")
+        rest = [s for block in conts for s in block]
+        body, orelse = body + rest, orelse + rest
+    subs = comp.trace.group(2)
+    results = [_run_branch(interp, s, stmts, frame, returns) for s, stmts in zip(subs, (body, orelse))]
+    if returns:
+        if not (results[0][1] and results[1][1]):
+            raise syntax_error("a path through a tensor-dependent if that returns on one branch but falls through "
+                               "on the other", frame.filename, node.lineno, node.col_offset,
+                               "return on every path, or assign a variable and return it after the if")
+        leaves = [[], []]
+        tpls = [flatten(r[2], leaves[k]) for k, r in enumerate(results)]
+        if not same_template(*tpls) or len(leaves[0]) != len(leaves[1]):
+            raise TypeError(f"{what} returns values of different structure: {describe(results[0][2])} and "
+                            f"{describe(results[1][2])}")
+        names = [f"the return value (item {i})" for i in range(len(leaves[0]))]
+        idx, tens = merge_leaves(what, names, leaves, loc)
+        outs = _emit_if(comp, c, subs, tens)
+        merged = list(leaves[0])
+        for i, o in zip(idx, outs):
+            merged[i] = o
+        raise ReturnSignal(unflatten(tpls[0], merged))
+    _merge_frames(comp, what, frame, [r[0] for r in results], c, subs, loc)
+
+
+def _emit_if(comp, c, subs, tens):
+    for s, t in zip(subs, tens):
+        s.finish(t)
+    return comp.trace.add_if(c, subs[0], subs[1])
+
+
+def _merge_frames(comp, what, frame, frames, c, subs, loc):
+    names = [n for n in dict.fromkeys(list(frames[0].locals) + list(frames[1].locals))]
+    entries = []  # (name, template, n leaves)
+    leaves = [[], []]
+    undefined = []
+    for n in names:
+        va = frames[0].locals.get(n, _NONE)
+        vb = frames[1].locals.get(n, _NONE)
+        if va is _NONE or vb is _NONE or isinstance(va, Undefined) or isinstance(vb, Undefined):
+            undefined.append(n)
+            continue
+        if va is vb:
+            frame.locals[n] = va
+            continue
+        la, lb = [], []
+        ta, tb = flatten(va, la), flatten(vb, lb)
+        if not same_template(ta, tb) or len(la) != len(lb):
+            raise TypeError(f"{what} assigns '{n}' values of different kinds on its two paths: {describe(va)} and "
+                            f"{describe(vb)}")
+        entries.append((n, ta, len(leaves[0]), len(la)))
+        leaves[0].extend(la)
+        leaves[1].extend(lb)
+    label = [e[0] for e in entries for _ in range(e[3])]
+    idx, tens = merge_leaves(what, [f"'{x}'" for x in label], leaves, loc)
+    outs = _emit_if(comp, c, subs, tens)
+    merged = list(leaves[0])
+    for i, o in zip(idx, outs):
+        merged[i] = o
+    for n, tpl, start, count in entries:
+        frame.locals[n] = unflatten(_shift(tpl, start), merged)
+    for n in undefined:
+        frame.locals[n] = Undefined(n, f"it is assigned on only one path of {what}")
+
+
+def _shift(tpl, k):
+    if tpl[0] == "L":
+        return ("L", tpl[1] + k)
+    if tpl[0] == "C":
+        return tpl
+    if tpl[0] == "dict":
+        return ("dict", tpl[1], [_shift(t, k) for t in tpl[2]])
+    return (tpl[0], [_shift(t, k) for t in tpl[1]])
+
+
+class _None:
+    pass
+
+
+_NONE = _None()
+
+
+def if_expression(interp, node, frame):
+    cond = interp.eval(node.test, frame)
+    if not is_symbolic(cond):
+        return interp.eval(node.body if cond else node.orelse, frame)
+    comp = interp.comp
+    loc = (frame.filename, node.lineno)
+    c = as_condition(cond, "a conditional expression", loc)
+    subs = comp.trace.group(2)
+    vals = []
+    prev = comp.trace
+    for s, e in zip(subs, (node.body, node.orelse)):
+        comp.trace = s
+        try:
+            with s:
+                vals.append(interp.eval(e, frame))
+        finally:
+            comp.trace = prev
+    leaves = [[], []]
+    tpls = [flatten(v, leaves[k]) for k, v in enumerate(vals)]
+    what = f"the conditional expression at line {node.lineno}"
+    if not same_template(*tpls):
+        raise TypeError(f"{what} has values of different kinds: {describe(vals[0])} and {describe(vals[1])}")
+    idx, tens = merge_leaves(what, [f"item {i}" for i in range(len(leaves[0]))], leaves, loc)
+    outs = _emit_if(comp, c, subs, tens)
+    merged = list(leaves[0])
+    for i, o in zip(idx, outs):
+        merged[i] = o
+    return unflatten(tpls[0], merged)
+
+
+# ---------------------------------------------------------------------------------------- loops
+def _unrolled(interp, node, frame, items):
+    """Runs a loop body once per compile-time item; returns True if the loop ended by break."""
+    frame.in_loop += 1
+    try:
+        for n, item in enumerate(items):
+            if n >= MAX_UNROLL:
+                raise syntax_error(f"a loop running more than {MAX_UNROLL} iterations at compile time", frame.filename,
+                                   node.lineno, node.col_offset, "make its condition depend on a tensor so it "
+                                   "becomes a graph loop")
+            if item is not _NO_ITEM:
+                interp.assign(node.target, item, frame)
+            try:
+                interp.exec_block(node.body, frame, None)
+            except BreakSignal:
+                return True
+            except ContinueSignal:
+                pass
+        return False
+    finally:
+        frame.in_loop -= 1
+
+
+_NO_ITEM = object()
+
+
+def exec_for(interp, node, frame):
+    it = interp.eval(node.iter, frame)
+    if isinstance(it, graph_builtins.SymRange):
+        if node.orelse:
+            raise syntax_error("for ... else over a tensor-bounded range", frame.filename, node.lineno,
+                               node.col_offset)
+        return _symbolic_range_for(interp, node, frame, it)
+    broke = _unrolled(interp, node, frame, interp.iterate(it, frame, node.iter))
+    if not broke and node.orelse:
+        interp.exec_block(node.orelse, frame, None)
+
+
+def exec_while(interp, node, frame):
+    count = 0
+    frame.in_loop += 1
+    try:
+        while True:
+            cond = interp.eval(node.test, frame)
+            if is_symbolic(cond):
+                if node.orelse:
+                    raise syntax_error("while ... else with a tensor condition", frame.filename, node.lineno,
+                                       node.col_offset)
+                return symbolic_loop(interp, node, frame, lambda f: interp.eval(node.test, f), node.body, None)
+            if not cond:
+                break
+            count += 1
+            if count > MAX_UNROLL:
+                raise syntax_error(f"a while loop running more than {MAX_UNROLL} iterations at compile time",
+                                   frame.filename, node.lineno, node.col_offset,
+                                   "make its condition depend on a tensor so it becomes a graph loop")
+            try:
+                interp.exec_block(node.body, frame, None)
+            except BreakSignal:
+                return
+            except ContinueSignal:
+                pass
+        if node.orelse:
+            interp.exec_block(node.orelse, frame, None)
+    finally:
+        frame.in_loop -= 1
+
+
+def _symbolic_range_for(interp, node, frame, rng):
+    """for i in range(a, b, s) with tensor bounds: a While over a counter tensor."""
+    if not isinstance(node.target, ast.Name):
+        raise syntax_error("unpacking the items of a tensor-bounded range", frame.filename, node.lineno,
+                           node.col_offset)
+    counter = "__range_counter_%d" % node.lineno
+    start = rng.start if is_tensor(rng.start) else scalar_tensor(int(rng.start))
+    frame.locals[counter] = _C.ops["cast"](start, _dt.int64)
+    step = rng.step
+    stop = rng.stop
+
+    def cond(f):
+        i = f.locals[counter]
+        return (i < stop) if not (isinstance(step, int) and step < 0) else (i > stop)
+
+    def before_body(f):
+        f.locals[node.target.id] = f.locals[counter]
+        f.locals[counter] = f.locals[counter] + step
+    symbolic_loop(interp, node, frame, cond, node.body, before_body, extra_carried=[counter])
+    frame.locals.pop(counter, None)
+
+
+def symbolic_loop(interp, node, frame, cond_fn, body, before_body, extra_carried=()):
+    """A While node: carried = variables the body assigns that exist before the loop."""
+    comp = interp.comp
+    loc = (frame.filename, node.lineno)
+    what = f"the tensor-dependent loop at line {node.lineno}"
+    if _has(body, ast.Break, loops=False):
+        raise syntax_error("break in a loop whose condition is a tensor", frame.filename, node.lineno,
+                           node.col_offset, "put the exit test into the loop condition: `while cond and not done:`")
+    if _has(body, ast.Return):
+        raise syntax_error("return inside a loop whose condition is a tensor", frame.filename, node.lineno,
+                           node.col_offset, "assign the result to a variable and return it after the loop")
+    assigned = assigned_names(body)
+    if isinstance(getattr(node, "target", None), ast.Name):
+        assigned.append(node.target.id)
+    carried = [n for n in list(extra_carried) + assigned
+               if n in frame.locals and not isinstance(frame.locals[n], Undefined)]
+    carried = list(dict.fromkeys(carried))
+    inits, tpls = [], {}
+    for n in carried:
+        leaves = []
+        tpls[n] = (flatten(frame.locals[n], leaves), len(inits), len(leaves))
+        for v in leaves:
+            inits.append(v if is_tensor(v) else scalar_tensor(v))
+    params = [(f"{n}", t) for n in carried for t in inits[tpls[n][1]:tpls[n][1] + tpls[n][2]]]
+    subs = comp.trace.group(2, params=params)
+
+    def bind(f, sub):
+        ps = sub.params()
+        for n in carried:
+            tpl, start, cnt = tpls[n]
+            f.locals[n] = unflatten(tpl, ps[start:start + cnt])
+        return f
+
+    prev = comp.trace
+    try:
+        # condition
+        fc = bind(frame.copy(), subs[0])
+        comp.trace = subs[0]
+        with subs[0]:
+            c = as_condition(cond_fn(fc), "a while loop", loc)
+            subs[0].finish([c])
+        # body
+        fb = bind(frame.copy(), subs[1])
+        comp.trace = subs[1]
+        fb.in_loop += 1
+        with subs[1]:
+            if before_body:
+                before_body(fb)
+            try:
+                interp.exec_block(body, fb, None)
+            except ContinueSignal:
+                pass
+            outs = []
+            for n in carried:
+                tpl, start, cnt = tpls[n]
+                nv = fb.locals.get(n)
+                if isinstance(nv, Undefined) or nv is None and cnt:
+                    raise syntax_error(f"variable '{n}' becoming undefined inside a loop", frame.filename,
+                                       node.lineno, node.col_offset)
+                leaves = []
+                t2 = flatten(nv, leaves)
+                if not _same_shape_tpl(tpl, t2):
+                    raise TypeError(f"{what} changes the kind of '{n}': {describe(frame.locals[n])} before, "
+                                    f"{describe(nv)} after an iteration")
+                for k, v in enumerate(leaves):
+                    init = inits[start + k]
+                    t = v if is_tensor(v) else scalar_tensor(v)
+                    if t.dtype != init.dtype and not is_tensor(v):
+                        t = _C.ops["cast"](t, init.dtype)
+                    if t.dtype != init.dtype or tuple(t.shape) != tuple(init.shape):
+                        from .errors import where
+                        raise TypeError(f"{what} changes the type of '{n}': {describe(init)} before the loop, "
+                                        f"{describe(t)} after an iteration; a loop variable must keep its dtype "
+                                        f"and shape\n{where(*loc)}")
+                    outs.append(t)
+            subs[1].finish(outs)
+    finally:
+        comp.trace = prev
+    finals = comp.trace.add_while(subs[0], subs[1], inits)
+    for n in carried:
+        tpl, start, cnt = tpls[n]
+        frame.locals[n] = unflatten(tpl, finals[start:start + cnt])
+    for n in assigned:
+        if n not in carried:
+            frame.locals[n] = Undefined(n, f"it is first assigned inside {what}")
+
+
+def _same_shape_tpl(a, b):
+    """Templates equal up to constants that became leaves (a Python number replaced by a tensor)."""
+    if a[0] in ("L", "C") and b[0] in ("L", "C"):
+        return True
+    if a[0] != b[0]:
+        return False
+    ca, cb = a[-1], b[-1]
+    return len(ca) == len(cb) and all(_same_shape_tpl(x, y) for x, y in zip(ca, cb))
