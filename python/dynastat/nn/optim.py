@@ -138,8 +138,8 @@ class Optimizer(Cell):
 
     @property
     def _step(self):
-        """Updates done so far: read from global_step (graphs advance it too); inside a graph being
-        compiled, a 0-d float32 tensor computed from it."""
+        """Updates done so far: read from global_step (graphs advance it too); during construct, the
+        value read at its start (inside a graph being compiled, a 0-d float32 tensor computed from it)."""
         ts = self.__dict__.get("_trace_step")
         if ts is not None:
             return ts
@@ -218,15 +218,19 @@ class Optimizer(Cell):
             return self._construct_in_graph(gradients)
         step = self._step
         inv_scale = 1.0 / self.loss_scale
-        with _util.autograd().no_grad():
-            for i, (p, g) in enumerate(zip(self.parameters, gradients)):
-                if g.dtype != p.dtype:
-                    g = op("cast")(g, p.dtype)
-                if inv_scale != 1.0:
-                    g = g * inv_scale
-                wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
-                self._update(i, p, g, self._lrs[i].at(step), wd)
-            self.global_step[...] = step + 1
+        self.__dict__["_trace_step"] = step  # read once per step, not once per parameter
+        try:
+            with _util.autograd().no_grad():
+                for i, (p, g) in enumerate(zip(self.parameters, gradients)):
+                    if g.dtype != p.dtype:
+                        g = op("cast")(g, p.dtype)
+                    if inv_scale != 1.0:
+                        g = g * inv_scale
+                    wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
+                    self._update(i, p, g, self._lrs[i].at(step), wd)
+                self.global_step[...] = step + 1
+        finally:
+            self.__dict__["_trace_step"] = None
         return True
 
     def _construct_in_graph(self, gradients):
