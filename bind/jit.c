@@ -1156,6 +1156,15 @@ static PyObject *jit_vectorcall(PyObject *self, PyObject *const *args, size_t na
     JitFunctionObject *jf = (JitFunctionObject *)self;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *result = NULL;
+    if (ds_trace_active()) {
+        /* called while a graph is being compiled (from library code): the caller's graph takes the
+         * function's operations, through the front end's inlining hook */
+        PyObject *hook = PyDict_GetItemString(jf->dict, "__ds_trace_call__");
+        if (hook) return PyObject_Vectorcall(hook, args, nargsf, kwnames);
+        PyErr_Format(PyExc_RuntimeError, "JitFunction '%U' was called while a graph is being compiled, and it has "
+                     "no __ds_trace_call__ to inline it", PyDict_GetItemString(jf->dict, "__name__"));
+        return NULL;
+    }
     walk w;
     walk_init(&w);
     if (walk_call(&w, args, nargs, kwnames) < 0) goto done;

@@ -405,3 +405,17 @@ def test_raise_and_assert_with_constant_messages():
         f(T([1.]), 0)
     with pytest.raises(ValueError, match="n too large"):
         f(T([1.]), 6)
+
+
+def test_jit_function_called_from_library_code_inside_a_graph():
+    @ms.jit
+    def double(v):
+        return v * 2
+
+    # functools.reduce (library code) runs directly during the compilation and calls the lambda and
+    # the jit function
+    @ms.jit
+    def outer(x):
+        return ops.relu(functools.reduce(lambda a, f: f(a), [double, double], x))
+
+    np.testing.assert_allclose(outer(T([1., -1.])).asnumpy(), [4., 0.])

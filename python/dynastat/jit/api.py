@@ -35,7 +35,15 @@ def _make(fn, name, input_signature=None):
     jf.__qualname__ = getattr(fn, "__qualname__", name)
     jf.__doc__ = getattr(fn, "__doc__", None)
     jf.__ds_history__ = history
+    jf.__ds_trace_call__ = functools.partial(_inline, fn)
     return jf
+
+
+def _inline(fn, *args, **kwargs):
+    """A jit function called from library code while another graph is being compiled: its body joins
+    that graph (interpreted like any user function)."""
+    from .interp import Interpreter
+    return Interpreter(state.current()).call_function(fn, args, kwargs)
 
 
 def jit(fn=None, input_signature=None, hash_args=None, jit_config=None, mode="PSJit"):

@@ -58,6 +58,16 @@ class InterpFunction:
     def __repr__(self):
         return f"<compiled function {self.name}>"
 
+    def __call__(self, *args, **kwargs):
+        """Called by library code (map, functools.reduce, sorted(key=...)) during the compilation."""
+        from . import state
+        from .interp import Interpreter
+        comp = state.current()
+        if comp is None:
+            raise RuntimeError(f"{self.name}, defined inside a compiled function, was called after its compilation "
+                               f"ended (return values, not functions, from compiled code)")
+        return Interpreter(comp).call_function(self, args, kwargs)
+
 
 def bind_arguments(args_node, defaults, kw_defaults, args, kwargs, fname):
     """Python's argument binding for an ast.arguments node; returns {name: value}."""
