@@ -90,6 +90,22 @@ def torch_twin(kind, ds_net):
     return net
 
 
+def torch_step(tnet, tx, ty, model=None):
+    """A PyTorch training step function (SGD momentum 0.9, lr 0.01, cross entropy) of tnet; `model` (e.g.
+    torch.compile(tnet)) runs the forward when given."""
+    topt = torch.optim.SGD(tnet.parameters(), lr=0.01, momentum=0.9)
+    lossf = torch.nn.CrossEntropyLoss()
+    fwd = model or tnet
+
+    def step():
+        topt.zero_grad(set_to_none=True)
+        loss = lossf(fwd(tx), ty)
+        loss.backward()
+        topt.step()
+        return loss
+    return step
+
+
 # ------------------------------------------------------------------------------------------ timing
 def median_ms(fn, warmup, repeats, inner):
     for _ in range(warmup):
@@ -122,16 +138,7 @@ def bench_model(kind, batch, shape, args):
 
     if tnet is not None:
         tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-        topt = torch.optim.SGD(tnet.parameters(), lr=0.01, momentum=0.9)
-        lossf = torch.nn.CrossEntropyLoss()
-
-        def tstep():
-            topt.zero_grad(set_to_none=True)
-            loss = lossf(tnet(tx), ty)
-            loss.backward()
-            topt.step()
-            return loss
-
+        tstep = torch_step(tnet, tx, ty)
         first_t = float(tstep().detach())
         row["agree"] = abs(first_ds - first_t) <= 1e-4 * max(1.0, abs(first_t))
         row["loss"] = (first_ds, first_t)

@@ -215,32 +215,23 @@ class Optimizer(Cell):
     def construct(self, gradients):
         self._check_grads(gradients)
         if _jit_state.active and _jit_state.tracing():
-            return self._construct_in_graph(gradients)
-        step = self._step
-        inv_scale = 1.0 / self.loss_scale
-        self.__dict__["_trace_step"] = step  # read once per step, not once per parameter
-        try:
-            with _util.autograd().no_grad():
-                for i, (p, g) in enumerate(zip(self.parameters, gradients)):
-                    if g.dtype != p.dtype:
-                        g = op("cast")(g, p.dtype)
-                    if inv_scale != 1.0:
-                        g = g * inv_scale
-                    wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
-                    self._update(i, p, g, self._lrs[i].at(step), wd)
-                self.global_step[...] = step + 1
-        finally:
-            self.__dict__["_trace_step"] = None
+            # inside a graph being compiled the step is a tensor read from global_step when the graph
+            # runs, so the compiled update stays right at every step
+            comp = _jit_state.current()
+            comp.bind_parameter(self.global_step)
+            self._update_all(gradients, op("cast")(op("reshape")(self.global_step, ()), np.float32))
+            comp.assign_parameter(self.global_step, self.global_step + 1)
+            return True
+        with _util.autograd().no_grad():
+            step = self._step
+            self._update_all(gradients, step)
+            self.global_step[...] = step + 1
         return True
 
-    def _construct_in_graph(self, gradients):
-        """construct inside a graph being compiled: the step is a tensor read from global_step when the
-        graph runs, so the compiled update stays right at every step."""
-        comp = _jit_state.current()
-        comp.bind_parameter(self.global_step)
-        step_t = op("cast")(op("reshape")(self.global_step, ()), np.float32)
+    def _update_all(self, gradients, step):
+        """One _update per parameter at `step` (read once per call: _step returns it meanwhile)."""
         inv_scale = 1.0 / self.loss_scale
-        self.__dict__["_trace_step"] = step_t
+        self.__dict__["_trace_step"] = step
         try:
             for i, (p, g) in enumerate(zip(self.parameters, gradients)):
                 if g.dtype != p.dtype:
@@ -248,11 +239,9 @@ class Optimizer(Cell):
                 if inv_scale != 1.0:
                     g = g * inv_scale
                 wd = self._wds[i] if self.decay_flags[i] or self._decay_all else 0.0
-                self._update(i, p, g, self._lrs[i].at(step_t), wd)
+                self._update(i, p, g, self._lrs[i].at(step), wd)
         finally:
             self.__dict__["_trace_step"] = None
-        comp.assign_parameter(self.global_step, self.global_step + 1)
-        return True
 
     _decay_all = False
 
