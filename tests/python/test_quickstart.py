@@ -3,12 +3,16 @@ import os
 import subprocess
 import sys
 
+import dynastat
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_quickstart_runs():
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    # the dynastat this test process imported (installed, or the checkout's python/ with PYTHONPATH)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(dynastat.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([pkg_parent] + [p for p in [env.get("PYTHONPATH")] if p])
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "quickstart.py")], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
