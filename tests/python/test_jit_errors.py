@@ -205,3 +205,54 @@ def test_bad_mode_and_signature():
         ms.jit(lambda x: x, mode="PIJit")
     with pytest.raises(TypeError, match="input_signature"):
         ms.jit(lambda x: x, input_signature=(3,))
+
+
+def test_cells_with_custom_bprop_or_hooks_are_refused_in_graphs():
+    from dynastat import nn
+
+    class B(nn.Cell):
+        def construct(self, x):
+            return x * 2
+
+        def bprop(self, x, out, dout):
+            return (dout * 100,)
+
+    b = B()
+
+    @ms.jit
+    def f(x):
+        return b(x)
+
+    with pytest.raises(ms.JitSyntaxError, match="custom bprop.*eager"):
+        f(T([1.]))
+    d = nn.Dense(1, 1)
+    h = d.register_forward_hook(lambda cell, inp, out: out * 2)
+
+    @ms.jit
+    def g(x):
+        return d(x)
+
+    with pytest.raises(ms.JitSyntaxError, match="hooks"):
+        g(T([[1.]]))
+    h.remove()
+    g(T([[1.]]))
+
+
+def test_bprop_getters_overrides_are_not_silently_ignored_in_graph_gradients():
+    from dynastat.ops._grad.grad_base import bprop_getters
+
+    @bprop_getters.register(ops.Sin)
+    def get_bprop_sin(self):
+        def bprop(x, out, dout):
+            return (dout * 0,)
+        return bprop
+
+    try:
+        @ms.jit
+        def f(x):
+            return ms.grad(lambda v: ops.sin(v).sum())(x)
+
+        with pytest.raises(NotImplementedError, match="sin.*bprop_getters"):
+            f(T([1.]))
+    finally:
+        del bprop_getters["sin"]

@@ -49,6 +49,7 @@ def run(who, fn, args, kwargs, positions, weights, has_aux, sens, no_sens):
             sub.finish(grad_outs + extra)
     finally:
         comp.trace = prev
+    _check_no_overrides(sub.graph(), who)
     n_explicit = len(tensor_pos)
     wrt = [tensor_pos.index(p) for p in positions] + [n_explicit + k for k in range(len(weights))]
     sens_list = []
@@ -63,3 +64,16 @@ def run(who, fn, args, kwargs, positions, weights, has_aux, sens, no_sens):
         aux = tuple(fwd[len(grad_outs):])
         out_v = (out_v,) + aux
     return out_v, aux, list(grads[:len(positions)]), list(grads[len(positions):])
+
+
+def _check_no_overrides(graph, who):
+    """Gradients registered with bprop_getters are eager-only: refuse rather than differ silently."""
+    from ..ops._grad.grad_base import bprop_getters
+    if not bprop_getters:
+        return
+    text = graph.text()
+    hit = [name for name in bprop_getters.keys() if f"= {name}(" in text]
+    if hit:
+        raise NotImplementedError(f"{who} inside a compiled graph: the gradient of {', '.join(hit)} is overridden "
+                                  f"with bprop_getters, which applies to eager mode only; take this gradient in "
+                                  f"eager mode, or remove the override")

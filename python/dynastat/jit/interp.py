@@ -40,6 +40,11 @@ CMPOPS = {
 UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
 
 
+def _where(comp):
+    from .errors import where
+    return where(*comp.loc) if comp.loc[1] else "  (at the start of the compiled function)"
+
+
 def is_user_function(fn):
     """Whether fn's code is the user's (interpreted) rather than a library's (called directly)."""
     code = getattr(fn, "__code__", None)
@@ -93,6 +98,12 @@ class Interpreter(StatementsMixin):
     def call_cell(self, cell, args, kwargs):
         """A Cell called inside the graph: its construct is interpreted (user cells) or traced."""
         self.comp.capture(cell)
+        if cell.__dict__.get("_hooked"):
+            what = "a custom bprop" if cell.__dict__.get("_has_bprop") else "hooks"
+            raise JitSyntaxError(
+                f"{type(cell).__name__} has {what}, which compiled graphs do not run (its gradient or hooks would "
+                f"silently differ from eager mode)\n{_where(self.comp)}\ncall this Cell from eager code (outside "
+                f"@jit / GRAPH_MODE), or remove the {what}")
         construct = type(cell).construct
         inner = getattr(construct, "__ds_jit_fn__", None)
         if inner is not None:

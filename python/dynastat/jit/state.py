@@ -91,6 +91,7 @@ class Compilation:
             self.bind_parameter(p)
         for _, c in cell.cells_and_names():
             self.guard("attr", c, "training", c.training)  # layers read self.training in library code
+            self.guard("attr", c, "_hooked", c.__dict__.get("_hooked", False))  # hooks added later are refused
             for v in vars(c).values():  # state kept outside the registered parameters (optimizer moments)
                 if isinstance(v, (tuple, list)) and v and all(_is_parameter(x) for x in v):
                     for x in v:
