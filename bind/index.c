@@ -248,6 +248,42 @@ static int too_many(const ds_tensor *t, int consumed) {
     return -1;
 }
 
+/* A boolean graph tensor of k > 1 dims indexing: the k dims of *v it covers are merged into one, indexed
+ * by the nonzero positions of the flattened mask. (Its k columns of nonzero(mask) would be k index tensors
+ * whose length is unknown: the IR cannot tell they have the same length, so they could not be
+ * broadcast together.) Returns 1 when done (adv gets the index, *v the merged view), 0 when dims other
+ * than the merged ones are unknown (the caller takes the general path), -1 on error. */
+static int merged_mask(const index_ctx *c, ds_tensor **v, int d, ds_tensor *ix, adv_index *adv, int key_pos) {
+    int k = ix->ndim, nd = (*v)->ndim - k + 1, unknown = 0;
+    int64_t shape[DS_MAX_DIMS], flat = -1, size = 1, known = 1;
+    for (int j = d; j < d + k; j++) size = (*v)->shape[j] < 0 || size < 0 ? -1 : size * (*v)->shape[j];
+    for (int j = 0; j < nd; j++) {
+        shape[j] = j < d ? (*v)->shape[j] : j == d ? size : (*v)->shape[j + k - 1];
+        if (shape[j] < 0) unknown++;
+        else known *= shape[j];
+    }
+    if (unknown > 1 || (unknown && !known)) return 0; /* a reshape could not infer the unknown dim */
+    if (adv->n >= MAX_ADV) return too_many(*v, adv->n + 1);
+    ds_attr a = {.kind = DS_ATTR_INTS, .n = nd, .v.ints = shape}, fa = {.kind = DS_ATTR_INTS, .n = 1, .v.ints = &flat};
+    ds_tensor *merged = NULL, *fm = NULL, *nz = NULL, *col = NULL;
+    ds_status st = ds_op_run1(DS_OP_RESHAPE, 1, v, &a, &merged);
+    if (!st) st = ds_op_run1(DS_OP_RESHAPE, 1, &ix, &fa, &fm);
+    if (!st) st = ds_op_run1(DS_OP_NONZERO, 1, &fm, NULL, &nz);
+    if (!st) st = v_select(c, nz, 1, 0, &col);
+    ds_tensor_release(fm);
+    ds_tensor_release(nz);
+    if (st) {
+        ds_tensor_release(merged);
+        return fail_status(st);
+    }
+    ds_tensor_release(*v);
+    *v = merged;
+    adv->key_pos[adv->n] = key_pos;
+    adv->ndim_pos[adv->n] = d;
+    adv->idx[adv->n++] = col;
+    return 1;
+}
+
 /* Applies the basic part of `key` to t, producing the view *out and the advanced indices. */
 static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *adv, const index_ctx *c) {
     PyObject *tup = PyTuple_Check(key) ? Py_NewRef(key) : PyTuple_Pack(1, key);
@@ -366,6 +402,15 @@ static int apply_key(ds_tensor *t, PyObject *key, ds_tensor **out, adv_index *ad
                                  (long long)ix->shape[j]);
                     goto done;
                 }
+            if (c->graph && !c->basic && ix->ndim > 1 && graph_tensor(c->tr, ix)) { /* one index over the merged dims */
+                int m = merged_mask(c, &v, d, ix, adv, i);
+                if (m < 0) goto done;
+                if (m > 0) {
+                    d++;
+                    axis += ix->ndim;
+                    break;
+                }
+            }
             ds_tensor *nz;
             ds_status st = ds_op_run1(DS_OP_NONZERO, 1, &ix, NULL, &nz);
             if (st) {
@@ -709,6 +754,48 @@ done:
     return rc;
 }
 
+/* x[mask] = val while compiling, with `mask` a boolean graph tensor over x's leading dims:
+ * where(mask, val, x). (The index_put route would need val's dims to match the number of selected
+ * elements, which only the run knows: unknown dims have no identity in the IR.) So val must not depend
+ * on that number: a scalar, or a tensor broadcastable to one selected item. */
+static int mask_update(ds_tensor *x, ds_tensor *mask, ds_tensor *val, ds_tensor **out) {
+    int k = mask->ndim, rest = x->ndim - k;
+    if (k > x->ndim) return too_many(x, k);
+    for (int j = 0; j < k; j++)
+        if (mask->shape[j] != x->shape[j] && mask->shape[j] >= 0 && x->shape[j] >= 0) {
+            PyErr_Format(PyExc_IndexError, "boolean index did not match indexed tensor along axis %d; size of axis is "
+                         "%lld but size of boolean index is %lld", j, (long long)x->shape[j], (long long)mask->shape[j]);
+            return -1;
+        }
+    int vn = val->ndim;
+    while (vn > rest && val->shape[val->ndim - vn] == 1) vn--; /* leading 1s broadcast over the selection */
+    if (vn > rest) {
+        char a[DS_SHAPE_STR_MAX];
+        size_t k = 0;
+        for (int d = 0; d < val->ndim && k < sizeof a; d++) /* unknown dims as '?' */
+            k += (size_t)(val->shape[d] >= 0 ? snprintf(a + k, sizeof a - k, "%s%lld", d ? ", " : "", (long long)val->shape[d])
+                                               : snprintf(a + k, sizeof a - k, "%s?", d ? ", " : ""));
+        PyErr_Format(PyExc_ValueError, "assigning a tensor of shape [%s] through a boolean mask in a graph: the number of "
+                     "selected elements is only known when the graph runs, so the value must be a scalar or broadcast "
+                     "to one selected item (or use ops.where)", k ? a : "");
+        return -1;
+    }
+    ds_tensor *m = ds_tensor_retain(mask), *next = NULL, *vb = NULL;
+    ds_status st = DS_OK;
+    for (int j = 0; j < rest && !st; j++) { /* the mask broadcasts over the dims it does not index */
+        ds_attr a = {.kind = DS_ATTR_INT, .v.i = k + j};
+        if (!(st = ds_op_run1(DS_OP_UNSQUEEZE, 1, &m, &a, &next))) {
+            ds_tensor_release(m);
+            m = next;
+        }
+    }
+    if (!st) st = ds_op_run1(DS_OP_BROADCAST_LIKE, 2, (ds_tensor *[]){val, x}, NULL, &vb);
+    if (!st) st = ds_op_run1(DS_OP_WHERE, 3, (ds_tensor *[]){m, vb, x}, NULL, out);
+    ds_tensor_release(vb);
+    ds_tensor_release(m);
+    return st ? raise_st(st) : 0;
+}
+
 /* x[key] = value while compiling: a functional update, then x is rebound to the result. */
 static int setitem_graph(TensorObject *self, ds_trace *tr, PyObject *key, PyObject *value) {
     ds_tensor *x = self->t, *val = NULL, *view = NULL, *upd = NULL, *res = NULL;
@@ -730,14 +817,19 @@ static int setitem_graph(TensorObject *self, ds_trace *tr, PyObject *key, PyObje
         ds_tensor_release(val);
         if (!(val = cv)) return -1;
     }
-    if (!(c.basic = PyList_New(0))) goto done;
-    if (apply_key(x, key, &view, &adv, &c) < 0) goto done;
-    if (adv.n == 0) {
-        if (basic_update(&c, x, key, view, val, &res) < 0) goto done;
+    ds_tensor *kt = DsTensor_Check(key) ? ((TensorObject *)key)->t : NULL;
+    if (kt && kt->dtype == DS_BOOL && kt->ndim > 0 && graph_tensor(tr, kt)) {
+        if (mask_update(x, kt, val, &res) < 0) goto done;
     } else {
-        if (adv_update(&c, view, &adv, val, &upd) < 0) goto done;
-        if (!(basic_key = PyList_AsTuple(c.basic))) goto done;
-        if (basic_update(&c, x, basic_key, view, upd, &res) < 0) goto done;
+        if (!(c.basic = PyList_New(0))) goto done;
+        if (apply_key(x, key, &view, &adv, &c) < 0) goto done;
+        if (adv.n == 0) {
+            if (basic_update(&c, x, key, view, val, &res) < 0) goto done;
+        } else {
+            if (adv_update(&c, view, &adv, val, &upd) < 0) goto done;
+            if (!(basic_key = PyList_AsTuple(c.basic))) goto done;
+            if (basic_update(&c, x, basic_key, view, upd, &res) < 0) goto done;
+        }
     }
     if ((st = ds_trace_rebind(tr, x, res))) {
         raise_st(st);

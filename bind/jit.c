@@ -751,6 +751,7 @@ static PyObject *build(const tmpl *t, ds_tensor **outs, PyObject **wrapped) {
             else if (t->kind == TP_TUPLE) PyTuple_SET_ITEM(r, i, c);
             else PyList_SET_ITEM(r, i, c);
         }
+        if (r && t->obj) Py_SETREF(r, PyObject_CallObject(t->obj, r)); /* a namedtuple */
         return r;
     }
     default: {
@@ -880,15 +881,21 @@ static int parse_tmpl(JitFunctionObject *jf, PyObject *o, int n_out, tmpl *t, in
         return 0;
     }
     bool is_dict = !PyUnicode_CompareWithASCIIString(tag, "dict");
-    if (is_dict ? n != 3 : (n != 2 || (PyUnicode_CompareWithASCIIString(tag, "tuple") && PyUnicode_CompareWithASCIIString(tag, "list"))))
-        goto bad;
+    bool is_tuple = !PyUnicode_CompareWithASCIIString(tag, "tuple");
+    bool is_list = !PyUnicode_CompareWithASCIIString(tag, "list");
+    if (is_dict ? n != 3 : is_tuple ? n != 2 && n != 3 : n != 2 || !is_list) goto bad;
+    if (is_tuple && n == 3) { /* ('tuple', [...], cls): a tuple subclass (a namedtuple) made as cls(*items) */
+        PyObject *cls = PyTuple_GET_ITEM(o, 2);
+        if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) goto bad;
+        t->obj = Py_NewRef(cls);
+    }
     PyObject *items = PySequence_Fast(PyTuple_GET_ITEM(o, is_dict ? 2 : 1), "");
     if (!items) {
         PyErr_Clear();
         goto bad;
     }
     Py_ssize_t k = PySequence_Fast_GET_SIZE(items);
-    t->kind = is_dict ? TP_DICT : !PyUnicode_CompareWithASCIIString(tag, "tuple") ? TP_TUPLE : TP_LIST;
+    t->kind = is_dict ? TP_DICT : is_tuple ? TP_TUPLE : TP_LIST;
     if (is_dict) {
         t->obj = PySequence_Tuple(PyTuple_GET_ITEM(o, 1));
         if (!t->obj || PyTuple_GET_SIZE(t->obj) != k) {
@@ -915,7 +922,7 @@ static int parse_tmpl(JitFunctionObject *jf, PyObject *o, int n_out, tmpl *t, in
     return 0;
 bad:
     JF_ERR(jf, PyExc_ValueError, "bad output template %R: expected ('T', k), ('C', obj), ('tuple', [...]), "
-           "('list', [...]) or ('dict', [keys], [...])", o);
+           "('tuple', [...], tuple subclass), ('list', [...]) or ('dict', [keys], [...])", o);
     return -1;
 }
 

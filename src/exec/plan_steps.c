@@ -62,12 +62,25 @@ static ds_status own(const plan_variant *v, ds_tensor **t) {
 }
 
 /* ---------------------------------------------------------------- control flow */
+/* Whether loop value i of a While is a weight parameter its body passes through unchanged (a weight
+ * captured by the body). The loop then uses the caller's tensor itself, as the interpreter does, so an
+ * Assign in the body writes the weight (a loop buffer would drop the write after the loop). */
+static bool while_by_ref(const plan_step *s, int i) {
+    const ds_graph *body = s->node->sub[1];
+    const ds_value *p = body->params.items[i];
+    return p->weight && body->outputs.items[i] == p;
+}
+
 static ds_status run_while_static(plan_variant *v, plan_step *s) {
     int n = s->n_out;
-    ds_tensor **a = s->out, **cur = s->out, **nxt = s->wb, *cond = s->wb[n];
+    ds_tensor *bufs[2][DS_OP_MAX_OUT], **cur = bufs[0], **nxt = bufs[1], **a = s->out, *cond = s->wb[n];
     ds_status st;
-    for (int i = 0; i < n; i++)
-        if ((st = plan_copy(a[i], s->in[i]))) return st;
+    for (int i = 0; i < n; i++) {
+        bool ref = while_by_ref(s, i);
+        cur[i] = ref ? s->in[i] : a[i];
+        nxt[i] = ref ? s->in[i] : s->wb[i];
+        if (!ref && (st = plan_copy(a[i], s->in[i]))) return st;
+    }
     for (;;) {
         bool go;
         if ((st = plan_exec(s->sub[0], cur, &cond, NULL)) || (st = read_bool(cond, &go))) return st;
@@ -77,9 +90,8 @@ static ds_status run_while_static(plan_variant *v, plan_step *s) {
         cur = nxt;
         nxt = t;
     }
-    if (cur != a)
-        for (int i = 0; i < n; i++)
-            if ((st = plan_copy(a[i], cur[i]))) return st;
+    for (int i = 0; i < n; i++)
+        if (cur[i] != a[i] && (st = plan_copy(a[i], cur[i]))) return st;
     return DS_OK;
 }
 
@@ -98,6 +110,10 @@ static ds_status run_while_dynamic(plan_variant *v, plan_step *s) {
         if (st || !go) break;
         if ((st = plan_run_general(s->subplan[1], n, vals, next))) break;
         for (int i = 0; i < n; i++) {
+            if (while_by_ref(s, i)) { /* keep the caller's tensor (next[i] is a copy of it) */
+                ds_tensor_release(next[i]);
+                continue;
+            }
             ds_tensor_release(vals[i]);
             vals[i] = next[i];
         }

@@ -358,6 +358,366 @@ ds_status ds_gemm_f64_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, 
                         ldb, &beta, c, ldc, &one, &zero);
 }
 
+/* ---------------------------------------------------------------- skinny products (float32) */
+/* C = alpha * op(A) op(B) + beta * C when m or k is small: the batch dimension of a dense layer and
+ * its gradients (x @ W^T, dY @ W, dY^T @ X), where a general GEMM spends much of its time packing.
+ * One register-tiled kernel broadcasts U(r, p) and multiplies it into VL-wide vectors of V(p, e):
+ *   nn, tn: r = row of C (U = op(A), read in place), e = column of C (V = rows of B);
+ *   nt, tt: C^T = op(B) op(A)^T: r = column of C (U = rows of B), e = row of C (V = A^T: A itself
+ *           for tt, for nt a transpose of A that each thread packs once, small because m is).
+ * B is never packed (it is the big operand); V blocks are copied only when zero padding is needed or
+ * their rows are a page apart. Every element of C is one FMA chain over p = 0..k-1 in order, then
+ * alpha * sum + beta * c, so results depend on neither the tiling, the thread split nor the ISA. */
+
+#define SK_NV_MAX 4         /* vectors per kernel row */
+#define SK_MR_MAX 12        /* kernel rows */
+#define SK_MAX_SLOTS 8      /* threads one call is split across */
+#define SK_MAX_K 16384      /* per-thread buffers are at most 64 x SK_MAX_K floats */
+
+/* c[r * ldc + e] = alpha * sum_p U(r, p) V(p, e) + beta * c[...] (beta == 0: c not read) for r < MR,
+ * e < NV * VL; V(p, e) = v[p * ldv + e]; U(r, p) = u[r * su + p] when ROWS, else u[r + p * su]. */
+typedef void (*sk_kernel_fn)(int64_t k, const float *u, int64_t su, const float *v, int64_t ldv,
+                             float *c, int64_t ldc, float alpha, float beta);
+
+#define SK_KERNEL(NAME, VL, MR, NV, ROWS, ATTR)                                                    \
+    ATTR static void NAME(int64_t k, const float *u, int64_t su, const float *v, int64_t ldv,      \
+                          float *c, int64_t ldc, float alpha, float beta) {                        \
+        typedef float vt __attribute__((vector_size((VL) * 4)));                                   \
+        typedef float vtu __attribute__((vector_size((VL) * 4), aligned(4)));                      \
+        vt acc[MR][NV];                                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (MR); r++)                                    \
+            _Pragma("GCC unroll 4") for (int e = 0; e < (NV); e++) acc[r][e] = (vt){0};            \
+        /* ROWS: row r is q[r / 3] + (r % 3) * su: four base registers and indexed addressing */   \
+        const float *q0 = u, *q1 = (MR) > 3 ? u + 3 * su : u, *q2 = (MR) > 6 ? u + 6 * su : u,    \
+                    *q3 = (MR) > 9 ? u + 9 * su : u;                                               \
+        for (int64_t p = 0; p < k; p++) {                                                          \
+            vt b[NV];                                                                              \
+            _Pragma("GCC unroll 4") for (int e = 0; e < (NV); e++)                                 \
+                b[e] = *(const vtu *)(v + e * (VL));                                               \
+            _Pragma("GCC unroll 16") for (int r = 0; r < (MR); r++) {                              \
+                const float *q = r < 3 ? q0 : r < 6 ? q1 : r < 9 ? q2 : q3;                        \
+                vt x = ((ROWS) ? q[(r % 3) * su] : q0[r]) - (vt){0};                               \
+                _Pragma("GCC unroll 4") for (int e = 0; e < (NV); e++) acc[r][e] += x * b[e];      \
+            }                                                                                      \
+            v += ldv;                                                                              \
+            if (ROWS) q0++, q1++, q2++, q3++;                                                      \
+            else q0 += su;                                                                         \
+        }                                                                                          \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (MR); r++)                                    \
+            _Pragma("GCC unroll 4") for (int e = 0; e < (NV); e++) {                               \
+                vtu *cp = (vtu *)(c + r * ldc + e * (VL));                                         \
+                vt x = alpha == 1 ? acc[r][e] : acc[r][e] * alpha;                                 \
+                if (beta != 0) x += *cp * beta;                                                    \
+                *cp = x;                                                                           \
+            }                                                                                      \
+    }
+
+/* pk[p * mp + i] = a[i * lda + p] for i < m, p < k, and 0 for m <= i < mp (mp a multiple of VL,
+ * pk 64-byte aligned). VL x VL blocks are transposed in registers by log2(VL) butterfly stages;
+ * stage d swaps the off-diagonal d x d blocks of every 2d x 2d block. */
+#define SK_PACK(NAME, VL, ATTR)                                                                    \
+    ATTR static void NAME(const float *a, int64_t lda, int64_t m, int64_t k, float *pk, int64_t mp) { \
+        typedef float vt __attribute__((vector_size((VL) * 4)));                                   \
+        typedef float vtu __attribute__((vector_size((VL) * 4), aligned(4)));                      \
+        typedef int32_t vi __attribute__((vector_size((VL) * 4)));                                 \
+        vi lo[4], hi[4];                                                                           \
+        _Pragma("GCC unroll 4") for (int s = 0; (1 << s) < (VL); s++)                               \
+            _Pragma("GCC unroll 16") for (int c = 0; c < (VL); c++) {                              \
+                int d = 1 << s;                                                                    \
+                lo[s][c] = c & d ? (VL) + c - d : c;                                               \
+                hi[s][c] = c & d ? (VL) + c : c + d;                                               \
+            }                                                                                      \
+        int64_t kf = k / (VL) * (VL);                                                              \
+        for (int64_t i0 = 0; i0 < mp; i0 += (VL)) {                                                \
+            int64_t rows = imin(VL, m - i0);                                                       \
+            for (int64_t p0 = 0; p0 < kf; p0 += (VL)) {                                            \
+                vt r[VL];                                                                          \
+                _Pragma("GCC unroll 16") for (int q = 0; q < (VL); q++)                            \
+                    r[q] = q < rows ? *(const vtu *)(a + (i0 + q) * lda + p0) : (vt){0};           \
+                _Pragma("GCC unroll 4") for (int s = 0; (1 << s) < (VL); s++)                       \
+                    _Pragma("GCC unroll 16") for (int q = 0; q < (VL); q++) if (!(q & (1 << s))) { \
+                        vt x = r[q], y = r[q + (1 << s)];                                          \
+                        r[q] = __builtin_shuffle(x, y, lo[s]);                                     \
+                        r[q + (1 << s)] = __builtin_shuffle(x, y, hi[s]);                          \
+                    }                                                                              \
+                _Pragma("GCC unroll 16") for (int q = 0; q < (VL); q++)                            \
+                    *(vt *)(pk + (p0 + q) * mp + i0) = r[q];                                       \
+            }                                                                                      \
+            for (int64_t p = kf; p < k; p++)                                                       \
+                for (int64_t i = 0; i < (VL); i++)                                                 \
+                    pk[p * mp + i0 + i] = i < rows ? a[(i0 + i) * lda + p] : 0;                    \
+        }                                                                                          \
+    }
+
+typedef void (*sk_pack_fn)(const float *a, int64_t lda, int64_t m, int64_t k, float *pk, int64_t mp);
+
+/* One ISA's kernels, fn[rows][nv - 1][mr]; NULL where not instantiated (a remainder of rows is
+ * covered by the largest instantiated mr that fits; mr = 1 always exists). */
+typedef struct sk_isa {
+    int vl;
+    sk_pack_fn pack;
+    sk_kernel_fn fn[2][SK_NV_MAX][SK_MR_MAX + 1];
+} sk_isa;
+
+#define SK_PAIR(ISA, VL, MR, NV, ATTR)                                                             \
+    SK_KERNEL(sk_##ISA##_c##MR##x##NV, VL, MR, NV, 0, ATTR)                                        \
+    SK_KERNEL(sk_##ISA##_r##MR##x##NV, VL, MR, NV, 1, ATTR)
+#define SK_C(ISA, MR, NV) [MR] = sk_##ISA##_c##MR##x##NV
+#define SK_R(ISA, MR, NV) [MR] = sk_##ISA##_r##MR##x##NV
+
+#ifdef DS_GEMM_X86
+/* AVX-512: 32 registers, at most 24 accumulators */
+#define SK512(MR, NV) SK_PAIR(avx512, 16, MR, NV, DS_TARGET_AVX512)
+SK512(12, 1) SK512(8, 1) SK512(4, 1) SK512(2, 1) SK512(1, 1)
+SK512(12, 2) SK512(8, 2) SK512(4, 2) SK512(2, 2) SK512(1, 2)
+SK512(8, 3) SK512(4, 3) SK512(2, 3) SK512(1, 3)
+SK512(6, 4) SK512(4, 4) SK512(2, 4) SK512(1, 4)
+SK_PACK(sk_pack_avx512, 16, DS_TARGET_AVX512)
+#define SK512_NV12(X, NV) {X(avx512, 12, NV), X(avx512, 8, NV), X(avx512, 4, NV), X(avx512, 2, NV), X(avx512, 1, NV)}
+#define SK512_NV3(X) {X(avx512, 8, 3), X(avx512, 4, 3), X(avx512, 2, 3), X(avx512, 1, 3)}
+#define SK512_NV4(X) {X(avx512, 6, 4), X(avx512, 4, 4), X(avx512, 2, 4), X(avx512, 1, 4)}
+static const sk_isa k_sk_avx512 = {
+    16, sk_pack_avx512,
+    {{SK512_NV12(SK_C, 1), SK512_NV12(SK_C, 2), SK512_NV3(SK_C), SK512_NV4(SK_C)},
+     {SK512_NV12(SK_R, 1), SK512_NV12(SK_R, 2), SK512_NV3(SK_R), SK512_NV4(SK_R)}}};
+
+/* AVX2: 16 registers, at most 12 accumulators */
+#define SK256(MR, NV) SK_PAIR(avx2, 8, MR, NV, DS_TARGET_AVX2)
+SK256(6, 1) SK256(4, 1) SK256(2, 1) SK256(1, 1)
+SK256(6, 2) SK256(4, 2) SK256(2, 2) SK256(1, 2)
+SK256(4, 3) SK256(2, 3) SK256(1, 3)
+SK256(3, 4) SK256(2, 4) SK256(1, 4)
+SK_PACK(sk_pack_avx2, 8, DS_TARGET_AVX2)
+#define SK256_NV12(X, NV) {X(avx2, 6, NV), X(avx2, 4, NV), X(avx2, 2, NV), X(avx2, 1, NV)}
+#define SK256_NV3(X) {X(avx2, 4, 3), X(avx2, 2, 3), X(avx2, 1, 3)}
+#define SK256_NV4(X) {X(avx2, 3, 4), X(avx2, 2, 4), X(avx2, 1, 4)}
+static const sk_isa k_sk_avx2 = {
+    8, sk_pack_avx2,
+    {{SK256_NV12(SK_C, 1), SK256_NV12(SK_C, 2), SK256_NV3(SK_C), SK256_NV4(SK_C)},
+     {SK256_NV12(SK_R, 1), SK256_NV12(SK_R, 2), SK256_NV3(SK_R), SK256_NV4(SK_R)}}};
+#endif
+
+static const sk_isa *sk_isa_current(void) {
+#ifdef DS_GEMM_X86
+    int isa = isa_current();
+    if (isa == ISA_AVX512) return &k_sk_avx512;
+    if (isa == ISA_AVX2) return &k_sk_avx2;
+#endif
+    return NULL;
+}
+
+bool ds_gemm_skinny_ok(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+    if (!sk_isa_current() || m <= 0 || n <= 0 || k <= 0 || k > SK_MAX_K) return false;
+    if (trans_b) /* C^T written element by element, A^T packed: m small; enough columns to amortize */
+        return m <= 64 && n >= 32;
+    return m <= 64 || k <= 64;
+}
+
+/* Largest instantiated mr <= limit for nv vectors. */
+static int sk_mr_fit(const sk_isa *is, int nv, int64_t limit) {
+    for (int mr = (int)imin(SK_MR_MAX, limit); mr > 1; mr--)
+        if (is->fn[0][nv - 1][mr]) return mr;
+    return 1;
+}
+
+/* Estimated cost of covering R x Vn with tiles of nv vectors, in FMA issue slots: per k step a tile
+ * issues max(mr * nv FMAs, mr + nv loads, 8 independent chains for the FMA latency), plus its
+ * stores and setup. */
+static double sk_cost(const sk_isa *is, int nv, int64_t R, int64_t Vn, int64_t k) {
+    int64_t nr = (int64_t)nv * is->vl, full = Vn / nr, rem = Vn - full * nr;
+    double cost = 0;
+    for (int part = 0; part < 2; part++) {
+        int64_t blocks = part == 0 ? full : rem > 0;
+        int bnv = part == 0 ? nv : (int)((rem + is->vl - 1) / is->vl);
+        if (!blocks) continue;
+        int mmax = sk_mr_fit(is, bnv, SK_MR_MAX);
+        double per = 0;
+        for (int64_t r = 0; r < R;) {
+            int mr = sk_mr_fit(is, bnv, R - r);
+            int64_t tiles = mr == mmax ? (R - r) / mr : 1;
+            int64_t work = (int64_t)mr * bnv, slots = work;
+            if (mr + bnv > slots) slots = mr + bnv;
+            if (slots < 8) slots = 8;
+            per += (double)tiles * ((double)k * (double)slots + 2.0 * (double)work + 24.0);
+            r += tiles * mr;
+        }
+        cost += (double)blocks * per;
+    }
+    return cost;
+}
+
+typedef struct sk_job {
+    const sk_isa *is;
+    bool rows, trans_out; /* U read by rows; C written transposed */
+    int nv;
+    int64_t R, Vn, k;
+    const float *u, *v; /* v == NULL: V is A^T, packed from pa by each thread */
+    int64_t su, ldv;
+    const float *pa;
+    int64_t lda_p, m_p;
+    float *c;
+    int64_t ldc;
+    float alpha, beta;
+    int64_t rchunk, nrc, ntasks; /* task t: V block t / nrc, rows (t % nrc) * rchunk + [0, rchunk) */
+    int nslots;
+    atomic_int slot_next, failed;
+    /* thread slot s owns tasks [lo, hi) (packed as lo | hi << 32) and takes them from the front;
+     * a thread out of work steals from the back of the others, so each thread's part of C stays
+     * contiguous (few cache lines written by two cores) */
+    struct {
+        _Alignas(64) atomic_ullong lohi;
+    } range[SK_MAX_SLOTS];
+} sk_job;
+
+static bool sk_take(sk_job *j, int s, bool front, int64_t *t) {
+    atomic_ullong *x = &j->range[s].lohi;
+    unsigned long long cur = atomic_load_explicit(x, memory_order_relaxed);
+    for (;;) {
+        unsigned long long lo = cur & 0xffffffffu, hi = cur >> 32;
+        if (lo >= hi) return false;
+        unsigned long long next = front ? (lo + 1) | hi << 32 : lo | (hi - 1) << 32;
+        if (atomic_compare_exchange_weak_explicit(x, &cur, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *t = (int64_t)(front ? lo : hi - 1);
+            return true;
+        }
+    }
+}
+
+/* One thread's share of a job: its own tasks, then any left over. */
+static void sk_worker(void *ctx, int64_t w0, int64_t w1) {
+    (void)w0, (void)w1;
+    sk_job *j = (sk_job *)ctx;
+    const sk_isa *is = j->is;
+    const int vl = is->vl, nr = vl * j->nv, mr_max = sk_mr_fit(is, j->nv, SK_MR_MAX);
+    float *pack = NULL, *vcopy = NULL; /* this thread's A^T (nt); its copy of one V block */
+    int64_t vcopy_block = -1;
+    float tmp[SK_MR_MAX * SK_NV_MAX * 16] __attribute__((aligned(64)));
+    /* locals, so that the stores to C need not reload them */
+    const float *vbase = j->v, *u = j->u;
+    int64_t ldv = j->ldv, su = j->su, k = j->k, ldc = j->ldc;
+    float *c = j->c, alpha = j->alpha, beta = j->beta;
+    bool rows = j->rows, trans_out = j->trans_out;
+    int me = atomic_fetch_add_explicit(&j->slot_next, 1, memory_order_relaxed), victim = 0;
+    for (;;) {
+        int64_t t = 0;
+        if (atomic_load_explicit(&j->failed, memory_order_relaxed)) break;
+        if (me >= j->nslots || !sk_take(j, me, true, &t)) {
+            while (victim < j->nslots && !sk_take(j, victim, false, &t)) victim++;
+            if (victim == j->nslots) break;
+        }
+        int64_t vb = t / j->nrc, r0 = (t % j->nrc) * j->rchunk, r1 = imin(r0 + j->rchunk, j->R);
+        int64_t e0 = vb * nr, w = imin(nr, j->Vn - e0);
+        int nv = (int)((w + vl - 1) / vl);
+        int64_t wp = (int64_t)nv * vl, lv = ldv;
+        const float *v;
+        if (!vbase && !pack) { /* nt: this thread's own A^T, made once; it stays in this core's cache */
+            ldv = lv = round_up(j->m_p, vl);
+            pack = (float *)ds_malloc((size_t)(ldv * k) * sizeof(float));
+            if (!pack) {
+                atomic_store(&j->failed, 1);
+                break;
+            }
+            is->pack(j->pa, j->lda_p, j->m_p, k, pack, ldv);
+        }
+        if (pack) {
+            v = pack + e0;
+        } else if (w != wp || (r1 - r0 > mr_max && ldv >= 1024)) {
+            /* a partial block (zero-padded), or one read by several tiles with its rows a page or
+             * more apart: a dense copy, so that the kernel's loads walk lines, not pages */
+            if (!vcopy && !(vcopy = (float *)ds_malloc((size_t)(k * nr) * sizeof(float)))) {
+                atomic_store(&j->failed, 1);
+                break;
+            }
+            if (vcopy_block != vb) {
+                const float *src = vbase + e0;
+                for (int64_t p = 0; p < k; p++) {
+                    memcpy(vcopy + p * wp, src + p * ldv, (size_t)w * sizeof(float));
+                    if (w < wp) memset(vcopy + p * wp + w, 0, (size_t)(wp - w) * sizeof(float));
+                }
+                vcopy_block = vb;
+            }
+            v = vcopy, lv = wp;
+        } else {
+            v = vbase + e0;
+        }
+        bool direct = !trans_out && w == wp;
+        for (int64_t r = r0; r < r1;) {
+            int mr = sk_mr_fit(is, nv, r1 - r);
+            sk_kernel_fn fn = is->fn[rows][nv - 1][mr];
+            const float *ur = rows ? u + r * su : u + r;
+            if (direct) {
+                fn(k, ur, su, v, lv, c + r * ldc + e0, ldc, alpha, beta);
+            } else if (trans_out) { /* row e0 + e of C, columns r.., is column e of tmp */
+                fn(k, ur, su, v, lv, tmp, wp, 1.0f, 0.0f);
+                for (int64_t e = 0; e < w; e++) {
+                    float *cr = c + (e0 + e) * ldc + r;
+                    if (beta == 0)
+                        for (int i = 0; i < mr; i++) cr[i] = alpha * tmp[i * wp + e];
+                    else
+                        for (int i = 0; i < mr; i++) cr[i] = alpha * tmp[i * wp + e] + beta * cr[i];
+                }
+            } else { /* a partial block of columns */
+                fn(k, ur, su, v, lv, tmp, wp, 1.0f, 0.0f);
+                for (int i = 0; i < mr; i++) {
+                    float *cr = c + (r + i) * ldc + e0;
+                    if (beta == 0)
+                        for (int64_t e = 0; e < w; e++) cr[e] = alpha * tmp[i * wp + e];
+                    else
+                        for (int64_t e = 0; e < w; e++) cr[e] = alpha * tmp[i * wp + e] + beta * cr[e];
+                }
+            }
+            r += mr;
+        }
+    }
+    ds_free(pack);
+    ds_free(vcopy);
+}
+
+ds_status ds_gemm_f32_skinny(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc) {
+    DS_ASSERT(ds_gemm_skinny_ok(trans_a, trans_b, m, n, k));
+    const sk_isa *is = sk_isa_current();
+    sk_job j = {.is = is, .k = k, .c = c, .ldc = ldc, .alpha = alpha, .beta = beta};
+    if (!trans_b) { /* nn, tn: broadcast op(A), vectors along the rows of B */
+        j.R = m, j.Vn = n, j.u = a, j.su = lda, j.rows = !trans_a, j.v = b, j.ldv = ldb;
+    } else { /* nt, tt: C^T = op(B) op(A)^T */
+        j.R = n, j.Vn = m, j.u = b, j.su = ldb, j.rows = true, j.trans_out = true;
+        if (trans_a) j.v = a, j.ldv = lda;
+        else j.pa = a, j.lda_p = lda, j.m_p = m;
+    }
+    int nv = 1;
+    double best = 0;
+    for (int cand = 1; cand <= SK_NV_MAX; cand++) {
+        double cost = sk_cost(is, cand, j.R, j.Vn, k);
+        if (cand == 1 || cost <= best) best = cost, nv = cand; /* ties: wider */
+    }
+    j.nv = nv;
+    int mr = sk_mr_fit(is, nv, SK_MR_MAX);
+    int64_t nvb = (j.Vn + (int64_t)is->vl * nv - 1) / ((int64_t)is->vl * nv);
+    int nt = ds_in_parallel_region() ? 1 : ds_get_num_threads();
+    if (nt > SK_MAX_SLOTS) nt = SK_MAX_SLOTS;
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    int64_t want = nt > 1 && flops >= 1e6 ? 4 * (int64_t)nt : 1; /* tasks, for load balance */
+    j.nrc = (want + nvb - 1) / nvb;
+    /* chunks of whole tiles; of whole cache lines of C when it is written transposed */
+    j.rchunk = round_up((j.R + j.nrc - 1) / j.nrc, j.trans_out ? 16 : mr);
+    j.nrc = (j.R + j.rchunk - 1) / j.rchunk;
+    j.ntasks = nvb * j.nrc;
+    j.nslots = (int)(want > 1 ? imin(nt, j.ntasks) : 1);
+    atomic_init(&j.slot_next, 0);
+    atomic_init(&j.failed, 0);
+    for (int s = 0; s < j.nslots; s++) {
+        unsigned long long lo = (unsigned long long)(j.ntasks * s / j.nslots),
+                           hi = (unsigned long long)(j.ntasks * (s + 1) / j.nslots);
+        atomic_init(&j.range[s].lohi, lo | hi << 32);
+    }
+    ds_parallel_for(j.nslots, 1, sk_worker, &j);
+    if (atomic_load(&j.failed)) return ds_errorf(DS_ERR_NOMEM, "gemm: out of memory for packing buffers");
+    return DS_OK;
+}
+
 /* ---------------------------------------------------------------- the BLAS path */
 static int s_blas_cap = 1 << 30; /* thread cap from the BLAS's environment settings */
 static pthread_once_t s_blas_once = PTHREAD_ONCE_INIT;
@@ -458,8 +818,10 @@ static void blas_gemm(bool f64, bool ta, bool tb, int64_t m, int64_t n, int64_t 
 ds_status ds_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                       int64_t ldc) {
-#ifdef DS_HAVE_CBLAS
     if (m <= 0 || n <= 0) return DS_OK;
+    if (alpha != 0 && ds_gemm_skinny_ok(trans_a, trans_b, m, n, k))
+        return ds_gemm_f32_skinny(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#ifdef DS_HAVE_CBLAS
     if (blas_ok(m, n, k, lda, ldb, ldc) && k > 0) {
         blas_gemm(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return DS_OK;

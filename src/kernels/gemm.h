@@ -43,6 +43,18 @@ const char *ds_gemm_builtin_isa(void);
  * Not thread-safe: call while no GEMM runs. */
 bool ds_gemm_builtin_force_isa(const char *isa);
 
+/* The skinny path of ds_gemm_f32 (used before BLAS and the builtin kernels when it applies): for
+ * products with m <= 64 (any transposes; with trans_b, n >= 32 too) or k <= 64 (without trans_b), on
+ * CPUs with AVX2 or AVX-512 (as ds_gemm_builtin_force_isa sets: none with "generic"), k <= 16384.
+ * Register-tiled, no packing of B; split over the pool when called outside it. Every element of C is
+ * one FMA chain over k in order, so results do not depend on the thread count or the ISA.
+ * ds_gemm_f32_skinny requires ds_gemm_skinny_ok(...) and fails only with DS_ERR_NOMEM (per-thread
+ * buffers), leaving C partly written. */
+bool ds_gemm_skinny_ok(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
+ds_status ds_gemm_f32_skinny(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                             float *c, int64_t ldc);
+
 /* Largest number of threads the BLAS path splits one call across (1 inside a pool task). */
 int ds_gemm_max_threads(void);
 /* Tiny products (m*n*k <= DS_GEMM_SMALL_WORK): C = A @ B (row-major, transposes as in ds_gemm_*), each

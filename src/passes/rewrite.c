@@ -181,6 +181,9 @@ ds_status ds_rw_subgraph(ds_rw *rw, const ds_graph *sub, ds_graph **out) {
             *out = run->memo_new[i];
             return DS_OK;
         }
+    ds_graph *g;
+    ds_status st = build(run, sub, rw->depth + 1, &g); /* first: it memoizes the subgraphs nested in sub */
+    if (st) return st;
     if (run->memo_n == run->memo_cap) {
         int cap = run->memo_cap ? run->memo_cap * 2 : 8;
         const ds_graph **o = ds_malloc(sizeof(*o) * (size_t)cap);
@@ -188,6 +191,7 @@ ds_status ds_rw_subgraph(ds_rw *rw, const ds_graph *sub, ds_graph **out) {
         if (!o || !nw) {
             ds_free(o);
             ds_free(nw);
+            ds_graph_release(g);
             return DS_ERR_NOMEM;
         }
         if (run->memo_n) {
@@ -200,9 +204,6 @@ ds_status ds_rw_subgraph(ds_rw *rw, const ds_graph *sub, ds_graph **out) {
         run->memo_new = nw;
         run->memo_cap = cap;
     }
-    ds_graph *g;
-    ds_status st = build(run, sub, rw->depth + 1, &g);
-    if (st) return st;
     run->memo_old[run->memo_n] = sub;
     run->memo_new[run->memo_n++] = g;
     *out = g;

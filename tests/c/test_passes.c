@@ -71,6 +71,41 @@ DS_TEST(inline_calls_nested_and_repeated) {
     ds_graph_release(g);
 }
 
+/* If nodes nested in each other's branches, deeper than the rewriter's first memo of subgraphs holds
+ * (the nested ones are memoized while an outer one is being rewritten). */
+DS_TEST(deeply_nested_branches) {
+    for (int order = 0; order < 2; order++)
+        for (int depth = 1; depth <= 12; depth++) {
+            pu_fail = 0;
+            ds_graph *inner;
+            PU(ds_graph_new("leaf", &inner));
+            ds_value *la = pu_param(inner, "a", DS_FLOAT32, 1, S3, false), *lr = pu_un(inner, DS_OP_EXP, la);
+            pu_outputs(inner, 1, &lr);
+            for (int k = 0; k < depth; k++) { /* level k: if c: inner(a) else: -a (or the other way round) */
+                ds_graph *neg, *g;
+                PU(ds_graph_new("neg", &neg));
+                ds_value *na = pu_param(neg, "a", DS_FLOAT32, 1, S3, false), *nr = pu_un(neg, DS_OP_NEG, na);
+                pu_outputs(neg, 1, &nr);
+                PU(ds_graph_new("level", &g));
+                ds_value *a = pu_param(g, "a", DS_FLOAT32, 1, S3, false);
+                ds_value *c = pu_bin(g, DS_OP_GREATER, pu_un(g, DS_OP_SIN, a), pu_scalar(g, DS_FLOAT32, 0)), *r;
+                ds_value *any = pu_un(g, DS_OP_ANY, c);
+                PU(ds_graph_add_if(g, any, order ? neg : inner, order ? inner : neg, 1, &a, 1, &r, NULL));
+                pu_outputs(g, 1, &r);
+                ds_graph_release(neg);
+                ds_graph_release(inner);
+                inner = g;
+            }
+            CHECK(!pu_fail);
+            ds_graph *o = OPTIMIZE(inner);
+            if (o) {
+                CHECK(pu_count_kind(o, DS_NODE_IF) == 1);
+                ds_graph_release(o);
+            }
+            ds_graph_release(inner);
+        }
+}
+
 DS_TEST(inline_if_with_constant_condition) {
     pu_fail = 0;
     ds_graph *t, *e, *g;

@@ -540,6 +540,58 @@ DS_TEST(effects_in_program_order) {
     ds_graph_release(g);
 }
 
+/* A While whose body assigns a weight it captures: every iteration reads and writes the weight itself
+ * (as the interpreter does), both for a static loop and for one carrying a data-dependent shape. */
+DS_TEST(assign_in_while_body_writes_the_weight) {
+    int64_t s[1] = {3};
+    for (int dynamic = 0; dynamic < 2; dynamic++) {
+        ds_graph *g, *cond, *body;
+        ds_value *ci, *cw, *cz, *bi, *bw, *bz, *w, *n, *x, *res[3];
+        CHECK_OK(ds_graph_new("cond", &cond));
+        CHECK_OK(ds_graph_new("body", &body));
+        CHECK_OK(ds_graph_new("main", &g));
+        ds_graph *gs[3] = {cond, body, g};
+        ds_value **ps[3][3] = {{&ci, &cw, &cz}, {&bi, &bw, &bz}, {&n, &w, &x}};
+        for (int k = 0; k < 3; k++) { /* (i or n, w weight, z: a value the loop carries unchanged) */
+            CHECK_OK(ds_graph_add_param(gs[k], "i", DS_INT64, 0, NULL, false, ps[k][0]));
+            CHECK_OK(ds_graph_add_param(gs[k], "w", DS_FLOAT32, 1, s, true, ps[k][1]));
+            CHECK_OK(ds_graph_add_param(gs[k], "z", k < 2 && dynamic ? DS_INT64 : DS_FLOAT32, k < 2 && dynamic ? 2 : 1,
+                                        k < 2 && dynamic ? (int64_t[]){DS_DIM_UNKNOWN, 1} : s, false, ps[k][2]));
+        }
+        ds_value *lt = op2(cond, DS_OP_LESS, ci, cscalar(cond, DS_INT64, 3));
+        CHECK_OK(ds_graph_set_outputs(cond, 1, &lt));
+        ds_value *twice = op2(body, DS_OP_MUL, bw, cscalar(body, DS_FLOAT32, 2));
+        ds_value *nw = op2(body, DS_OP_ADD, twice, cscalar(body, DS_FLOAT32, 1));
+        CHECK_OK(ds_graph_add_assign(body, bw, nw));
+        ds_value *bo[3] = {op2(body, DS_OP_ADD, bi, cscalar(body, DS_INT64, 1)), bw, bz};
+        CHECK_OK(ds_graph_set_outputs(body, 3, bo));
+        ds_value *init[3] = {n, w, dynamic ? op1(g, DS_OP_NONZERO, x) : x};
+        CHECK_OK(ds_graph_add_while(g, cond, body, 3, init, res));
+        ds_value *outs[2] = {op2(g, DS_OP_MUL, w, cscalar(g, DS_FLOAT32, 3)), res[1]}; /* read after the loop */
+        CHECK_OK(ds_graph_set_outputs(g, 2, outs));
+        CHECK_OK(ds_graph_verify(g));
+        ds_tensor *wr = f32_fill(1, s, 0.5f, 0.25f), *wp = f32_fill(1, s, 0.5f, 0.25f), *xi = f32_fill(1, s, 0.f, 1.f);
+        ds_tensor *ni, *ref[2], *got[2];
+        CHECK_OK(ds_tensor_scalar_int(DS_INT64, 0, &ni));
+        ds_plan *p;
+        CHECK_OK(ds_plan_new(g, &p));
+        for (int rep = 0; rep < 2; rep++) {
+            CHECK_OK(ds_graph_eval(g, 3, (ds_tensor *[]){ni, wr, xi}, 2, ref, NULL));
+            CHECK_OK(ds_plan_run(p, 3, (ds_tensor *[]){ni, wp, xi}, 2, got, NULL));
+            CHECK(same(ref[0], got[0]) && same(ref[1], got[1]) && same(wr, wp));
+            release_all(ref, 2);
+            release_all(got, 2);
+        }
+        CHECK(((const float *)ds_tensor_data(wp))[0] == 95.f); /* 0.5 -> 2 -> 5 -> 11, then 23 -> 47 -> 95 */
+        ds_plan_statistics st;
+        ds_plan_stats(p, &st);
+        CHECK((st.n_dynamic > 0) == dynamic); /* the second loop runs through the general path */
+        ds_plan_release(p);
+        release_all((ds_tensor *[]){wr, wp, xi, ni}, 4);
+        for (int k = 0; k < 3; k++) ds_graph_release(gs[k]);
+    }
+}
+
 /* ---------------------------------------------------------------- errors */
 DS_TEST(errors_carry_the_source_location) {
     ds_graph *g;

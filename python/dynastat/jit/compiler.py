@@ -3,12 +3,13 @@ source, the graph's outputs and the result template, the optimized graph, and th
 cache (`_C.JitFunction`) stores: ("graph", graph, extra_inputs, guards, output_template, dim_pattern)."""
 import os
 import time
+import types
 
 from .. import _C
 from .. import context as _context
 from . import state, diagnostics
 from .interp import Interpreter, is_user_function
-from .values import is_tensor, flatten
+from .values import is_tensor, is_namedtuple, flatten
 
 
 def _symbolic_inputs(comp, value, path, sig, dims_out):
@@ -29,7 +30,9 @@ def _symbolic_inputs(comp, value, path, sig, dims_out):
     if isinstance(value, (tuple, list)):
         sigs = sig if isinstance(sig, (tuple, list)) and len(sig) == len(value) else [None] * len(value)
         items = [_symbolic_inputs(comp, v, f"{path}_{i}", s, dims_out) for i, (v, s) in enumerate(zip(value, sigs))]
-        return type(value)(items) if isinstance(value, list) else tuple(items)
+        if isinstance(value, list):
+            return items
+        return type(value)(*items) if is_namedtuple(value) else tuple(items)
     if isinstance(value, dict):
         return {k: _symbolic_inputs(comp, v, f"{path}_{k}", None, dims_out) for k, v in value.items()}
     return value
@@ -47,6 +50,8 @@ def _out_template(tpl, leaves, outs):
         return tpl
     if kind == "dict":
         return ("dict", tpl[1], [_out_template(t, leaves, outs) for t in tpl[2]])
+    if kind == "ntuple":  # the C cache builds it as cls(*items)
+        return ("tuple", [_out_template(t, leaves, outs) for t in tpl[2]], tpl[1])
     return (kind, [_out_template(t, leaves, outs) for t in tpl[1]])
 
 
@@ -62,7 +67,9 @@ def trace_function(fn, args, kwargs, name, input_signature=None):
                          for i, a in enumerate(args))
         sym_kwargs = {k: _symbolic_inputs(comp, v, k, None, dims) for k, v in kwargs.items()}
         interp = Interpreter(comp)
-        if is_user_function(fn) or hasattr(fn, "__code__"):
+        if isinstance(fn, types.MethodType):  # ms.jit(obj.method): obj is the first argument
+            result = interp.call_function(fn, sym_args, sym_kwargs)
+        elif is_user_function(fn) or hasattr(fn, "__code__"):
             result = interp.call_user(fn, sym_args, sym_kwargs)
         else:
             result = interp.call_function(fn, sym_args, sym_kwargs)

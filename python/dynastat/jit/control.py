@@ -2,6 +2,7 @@
 ones become If / While subgraphs built in sub-traces, whose outputs are the variables the branches or
 the loop body assign."""
 import ast
+import functools
 
 from .. import _C
 from ..common import dtype as _dt
@@ -16,31 +17,52 @@ MAX_UNROLL = 100000
 
 # ---------------------------------------------------------------------------------------- analysis
 def _walk_no_defs(nodes, loops=True):
-    """AST nodes under `nodes`, not entering nested function/class definitions (nor loops if not loops)."""
+    """AST nodes under `nodes`, not entering nested function/class definitions (nor loops if not loops):
+    such a node is yielded, its body is not (a `return`, a `break` or an assignment there belongs to
+    another function or loop; the `else` of a loop still belongs to the enclosing one)."""
     stack = list(nodes)
     while stack:
         n = stack.pop()
         yield n
-        for c in ast.iter_child_nodes(n):
-            if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                continue
-            if not loops and isinstance(c, (ast.For, ast.While)):
-                continue
-            stack.append(c)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if not loops and isinstance(n, (ast.For, ast.While)):
+            stack.extend(n.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(n))
 
 
 def _has(nodes, kinds, loops=True):
     return any(isinstance(n, kinds) for n in _walk_no_defs(nodes, loops))
 
 
+# methods that change a list / dict / set in place
+_MUTATORS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+                       "sort", "reverse", "add", "discard"))
+
+
+def _root_name(n):
+    while isinstance(n, ast.Subscript):
+        n = n.value
+    return n.id if isinstance(n, ast.Name) else None
+
+
 def assigned_names(nodes):
-    """Names assigned (stored) under nodes, in first-seen order."""
+    """Names assigned (stored) under nodes, in first-seen order; a variable changed in place (`y[i] = v`,
+    `d[k] = v`, `lst.append(v)`) counts as assigned (a loop must carry its new value)."""
     out = []
     for n in _walk_no_defs(nodes):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in out:
-            out.append(n.id)
-        elif isinstance(n, (ast.FunctionDef,)) and n.name not in out:
-            out.append(n.name)
+        name = None
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            name = n.id
+        elif isinstance(n, ast.FunctionDef):
+            name = n.name
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            name = _root_name(n)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATORS:
+            name = _root_name(n.func.value)
+        if name is not None and name not in out:
+            out.append(name)
     return out
 
 
@@ -55,7 +77,8 @@ def _leaf_pair_type(a, b):
         sa, sb = scalar_tensor(a), scalar_tensor(b)
         if sa.dtype == sb.dtype:
             return sa.dtype
-        return sa.dtype if sa.dtype.is_floating_point else sb.dtype if sb.dtype.is_floating_point else None
+        # an int on one path and a float on the other: both become float32 (as int + float in Python)
+        return sa.dtype if sa.dtype == _dt.float32 else sb.dtype if sb.dtype == _dt.float32 else None
     return ta if ta is not None else tb
 
 
@@ -88,7 +111,9 @@ def merge_leaves(what, names, per_branch, loc):
 
 
 # ---------------------------------------------------------------------------------------- if
-def _run_branch(interp, sub, stmts, frame, allow_return):
+def _run_branch(interp, sub, stmts, frame, conts):
+    """Runs a branch in sub trace `sub` on a copy of the frame; with `conts` (an if that returns), the
+    rest of the function runs in the branch too, after the branch's own statements."""
     f = frame.copy()
     comp = interp.comp
     prev = comp.trace
@@ -98,12 +123,31 @@ def _run_branch(interp, sub, stmts, frame, allow_return):
     try:
         with sub:
             try:
-                interp.exec_block(stmts, f, [] if allow_return else None)
+                interp.exec_block(stmts, f, conts)
+                if conts is not None:
+                    run_conts(interp, conts, f)
             except ReturnSignal as r:
                 returned, value = True, r.value
     finally:
         comp.trace = prev
     return f, returned, value
+
+
+def run_conts(interp, conts, frame):
+    """Runs a continuation (see StatementsMixin.exec_block): statement lists, and the tails of the
+    unrolled loops they are inside. A break or continue in the rest of a loop's body skips to that
+    loop's tail, which a break skips too."""
+    signal = None
+    for k, c in enumerate(conts):
+        if isinstance(c, LoopTail):
+            if signal is not BreakSignal:
+                c.run(frame, conts[k + 1:])
+            signal = None
+        elif signal is None:
+            try:
+                interp.exec_block(c, frame, conts[k + 1:])
+            except (BreakSignal, ContinueSignal) as e:
+                signal = type(e)
 
 
 def symbolic_if(interp, node, cond, frame, conts):
@@ -116,16 +160,13 @@ def symbolic_if(interp, node, cond, frame, conts):
                            node.col_offset, "compute a tensor flag and put it in the loop condition "
                            "(`while not done and ...:`) instead")
     returns = _has(node.body + node.orelse, ast.Return)
-    body, orelse = list(node.body), list(node.orelse)
-    if returns:
-        if conts is None:
-            raise syntax_error("return inside a tensor-dependent if within a loop", frame.filename, node.lineno,
-                               node.col_offset, "assign the result to a variable, leave the loop (via its "
-                               "condition) and return after it")
-        rest = [s for block in conts for s in block]
-        body, orelse = body + rest, orelse + rest
+    if returns and conts is None:
+        raise syntax_error("return inside a tensor-dependent if within a loop whose condition is a tensor",
+                           frame.filename, node.lineno, node.col_offset, "assign the result to a variable, leave "
+                           "the loop (via its condition) and return after it")
     subs = comp.trace.group(2)
-    results = [_run_branch(interp, s, stmts, frame, returns) for s, stmts in zip(subs, (body, orelse))]
+    results = [_run_branch(interp, s, stmts, frame, conts if returns else None)
+               for s, stmts in zip(subs, (node.body, node.orelse))]
     if returns:
         if not (results[0][1] and results[1][1]):
             raise syntax_error("a path through a tensor-dependent if that returns on one branch but falls through "
@@ -191,8 +232,8 @@ def _shift(tpl, k):
         return ("L", tpl[1] + k)
     if tpl[0] == "C":
         return tpl
-    if tpl[0] == "dict":
-        return ("dict", tpl[1], [_shift(t, k) for t in tpl[2]])
+    if tpl[0] in ("dict", "ntuple"):
+        return (tpl[0], tpl[1], [_shift(t, k) for t in tpl[2]])
     return (tpl[0], [_shift(t, k) for t in tpl[1]])
 
 
@@ -234,71 +275,84 @@ def if_expression(interp, node, frame):
 
 
 # ---------------------------------------------------------------------------------------- loops
-def _unrolled(interp, node, frame, items):
-    """Runs a loop body once per compile-time item; returns True if the loop ended by break."""
-    frame.in_loop += 1
-    try:
-        for n, item in enumerate(items):
-            if n >= MAX_UNROLL:
-                raise syntax_error(f"a loop running more than {MAX_UNROLL} iterations at compile time", frame.filename,
-                                   node.lineno, node.col_offset, "make its condition depend on a tensor so it "
-                                   "becomes a graph loop")
-            if item is not _NO_ITEM:
-                interp.assign(node.target, item, frame)
-            try:
-                interp.exec_block(node.body, frame, None)
-            except BreakSignal:
-                return True
-            except ContinueSignal:
-                pass
-        return False
-    finally:
-        frame.in_loop -= 1
+class LoopTail:
+    """In a continuation: the rest of an unrolled loop after the current iteration (the next
+    iterations, then its `else`). run(frame, conts) runs it; `conts` is what follows the loop."""
+    __slots__ = ("run",)
+
+    def __init__(self, run):
+        self.run = run
+
+
+def _unrolled(interp, node, frame, items, conts, start=0):
+    """Runs a loop body once per compile-time item from `start`; returns True if the loop ended by break.
+    With `conts` (a loop not inside a graph loop), a tensor-dependent if that returns inside the body
+    compiles the rest of the loop and of the function into its branches (see run_conts)."""
+    for n in range(start, len(items)):
+        if n >= MAX_UNROLL:
+            raise syntax_error(f"a loop running more than {MAX_UNROLL} iterations at compile time", frame.filename,
+                               node.lineno, node.col_offset, "make its condition depend on a tensor so it "
+                               "becomes a graph loop")
+        if items[n] is not _NO_ITEM:
+            interp.assign(node.target, items[n], frame)
+        tail = None if conts is None else [LoopTail(functools.partial(_for_rest, interp, node, items, n + 1))] + conts
+        try:
+            interp.exec_block(node.body, frame, tail)
+        except BreakSignal:
+            return True
+        except ContinueSignal:
+            pass
+    return False
+
+
+def _for_rest(interp, node, items, start, frame, conts):
+    if not _unrolled(interp, node, frame, items, conts, start) and node.orelse:
+        interp.exec_block(node.orelse, frame, conts)
 
 
 _NO_ITEM = object()
 
 
-def exec_for(interp, node, frame):
+def exec_for(interp, node, frame, conts=None):
     it = interp.eval(node.iter, frame)
     if isinstance(it, graph_builtins.SymRange):
         if node.orelse:
             raise syntax_error("for ... else over a tensor-bounded range", frame.filename, node.lineno,
                                node.col_offset)
         return _symbolic_range_for(interp, node, frame, it)
-    broke = _unrolled(interp, node, frame, interp.iterate(it, frame, node.iter))
-    if not broke and node.orelse:
-        interp.exec_block(node.orelse, frame, None)
+    _for_rest(interp, node, interp.iterate(it, frame, node.iter), 0, frame, conts)
 
 
-def exec_while(interp, node, frame):
-    count = 0
-    frame.in_loop += 1
-    try:
-        while True:
-            cond = interp.eval(node.test, frame)
-            if is_symbolic(cond):
-                if node.orelse:
-                    raise syntax_error("while ... else with a tensor condition", frame.filename, node.lineno,
-                                       node.col_offset)
-                return symbolic_loop(interp, node, frame, lambda f: interp.eval(node.test, f), node.body, None)
-            if not cond:
-                break
-            count += 1
-            if count > MAX_UNROLL:
-                raise syntax_error(f"a while loop running more than {MAX_UNROLL} iterations at compile time",
-                                   frame.filename, node.lineno, node.col_offset,
-                                   "make its condition depend on a tensor so it becomes a graph loop")
-            try:
-                interp.exec_block(node.body, frame, None)
-            except BreakSignal:
-                return
-            except ContinueSignal:
-                pass
-        if node.orelse:
-            interp.exec_block(node.orelse, frame, None)
-    finally:
-        frame.in_loop -= 1
+def exec_while(interp, node, frame, conts=None, count=0):
+    """A while loop: unrolled while its condition is known at compile time (`count` iterations ran
+    already), a graph loop from the first iteration whose condition depends on a tensor."""
+    while True:
+        cond = interp.eval(node.test, frame)
+        if is_symbolic(cond):
+            if node.orelse:
+                raise syntax_error("while ... else with a tensor condition", frame.filename, node.lineno,
+                                   node.col_offset)
+            return symbolic_loop(interp, node, frame, lambda f: interp.eval(node.test, f), node.body, None)
+        if not cond:
+            break
+        count += 1
+        if count > MAX_UNROLL:
+            raise syntax_error(f"a while loop running more than {MAX_UNROLL} iterations at compile time",
+                               frame.filename, node.lineno, node.col_offset,
+                               "make its condition depend on a tensor so it becomes a graph loop")
+        tail = None if conts is None else [LoopTail(functools.partial(_while_rest, interp, node, count))] + conts
+        try:
+            interp.exec_block(node.body, frame, tail)
+        except BreakSignal:
+            return
+        except ContinueSignal:
+            pass
+    if node.orelse:
+        interp.exec_block(node.orelse, frame, conts)
+
+
+def _while_rest(interp, node, count, frame, conts):
+    exec_while(interp, node, frame, conts, count)
 
 
 def _symbolic_range_for(interp, node, frame, rng):

@@ -2,6 +2,7 @@
 code trace the differentiated function into a sub-graph, take its gradient graph with the shared
 reverse-mode pass (ds_graph_grad) and call it from the enclosing graph."""
 from .. import _C
+from ..common import autograd as _autograd
 from . import state
 from .values import is_tensor, describe
 
@@ -51,14 +52,19 @@ def run(who, fn, args, kwargs, positions, weights, has_aux, sens, no_sens):
         comp.trace = prev
     _check_no_overrides(sub.graph(), who)
     n_explicit = len(tensor_pos)
+    # as eagerly, a non-float input or weight gets a zero gradient (only floats are differentiated)
+    leaves = [args[p] for p in positions] + list(weights)
+    is_float = [_autograd._is_float(t) for t in leaves]
     wrt = [tensor_pos.index(p) for p in positions] + [n_explicit + k for k in range(len(weights))]
+    wrt = [w for w, f in zip(wrt, is_float) if f]
     sens_list = []
     if sens is not no_sens:
         sens_list = list(sens) if isinstance(sens, (tuple, list)) else [sens]
     g = sub.graph().grad(list(range(len(grad_outs))), wrt, sens_param=bool(sens_list))
     res = comp.trace.add_call(sub, [args[i] for i in tensor_pos], graph=g, extra=sens_list)
     n_fwd = len(grad_outs) + len(extra)
-    fwd, grads = res[:n_fwd], res[n_fwd:]
+    fwd, float_grads = res[:n_fwd], iter(res[n_fwd:])
+    grads = [next(float_grads) if f else _autograd._zeros_like(t) for t, f in zip(leaves, is_float)]
     out_v = tuple(fwd[:len(grad_outs)]) if isinstance(grad_out, tuple) else fwd[0]
     if has_aux:
         aux = tuple(fwd[len(grad_outs):])

@@ -29,8 +29,9 @@ class StatementsMixin:
     """exec_* methods of the Interpreter."""
 
     def exec_block(self, stmts, frame, conts):
-        """Runs statements; `conts` is the list of statement lists that follow this block up to the
-        function level (used when a tensor-dependent `if` returns early), or None inside a loop."""
+        """Runs statements; `conts` (the continuation) is what follows this block up to the function's
+        end: statement lists, and for an unrolled loop the rest of it (control.LoopTail). A
+        tensor-dependent `if` that returns compiles it into its branches. None inside a graph loop."""
         for i, s in enumerate(stmts):
             self.exec_stmt(s, frame, None if conts is None else [stmts[i + 1:]] + conts)
 
@@ -146,11 +147,11 @@ class StatementsMixin:
 
     def s_While(self, node, frame, conts):
         from . import control
-        control.exec_while(self, node, frame)
+        control.exec_while(self, node, frame, conts)
 
     def s_For(self, node, frame, conts):
         from . import control
-        control.exec_for(self, node, frame)
+        control.exec_for(self, node, frame, conts)
 
     # ------------------------------------------------------------------------------------ assignment
     def assign(self, target, value, frame):

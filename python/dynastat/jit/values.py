@@ -76,8 +76,14 @@ def describe(v):
     return f"{type(v).__name__} {v!r}" if isinstance(v, SCALARS + (str, type(None))) else type(v).__name__
 
 
+def is_namedtuple(v):
+    return isinstance(v, tuple) and type(v) is not tuple and hasattr(type(v), "_fields")
+
+
 def flatten(v, leaves):
     """Flattens v into leaves (tensors and Python scalars); returns a template to rebuild it."""
+    if is_namedtuple(v):
+        return ("ntuple", type(v), [flatten(x, leaves) for x in v])
     if isinstance(v, tuple):
         return ("tuple", [flatten(x, leaves) for x in v])
     if isinstance(v, list):
@@ -100,6 +106,8 @@ def unflatten(tpl, leaves):
         return tuple(unflatten(t, leaves) for t in tpl[1])
     if kind == "list":
         return [unflatten(t, leaves) for t in tpl[1]]
+    if kind == "ntuple":
+        return tpl[1](*(unflatten(t, leaves) for t in tpl[2]))
     return dict(zip(tpl[1], (unflatten(t, leaves) for t in tpl[2])))
 
 
@@ -110,7 +118,7 @@ def same_template(a, b):
         return True
     if a[0] == "C":
         return a[1] is b[1] or (type(a[1]) is type(b[1]) and a[1] == b[1])
-    if a[0] == "dict" and a[1] != b[1]:
+    if a[0] in ("dict", "ntuple") and a[1] != b[1]:
         return False
     ca, cb = a[-1], b[-1]
     return len(ca) == len(cb) and all(same_template(x, y) for x, y in zip(ca, cb))
