@@ -72,14 +72,6 @@ def f_open(x):
     return x
 
 
-def f_break_tensor(x):
-    for i in range(3):
-        if x.sum() > 1:
-            break
-        x = x + 1
-    return x
-
-
 def f_tensor_value(x):
     n = x.sum().asnumpy()
     return x * n
@@ -99,7 +91,6 @@ def f_fstring(x):
     (f_yield, "'Yield'", "generators"),
     (f_walrus, "'NamedExpr'", "separate statement"),
     (f_open, "builtin open()", "LAX"),
-    (f_break_tensor, "break/continue inside an if whose condition is a tensor", "loop condition"),
     (f_tensor_value, "tensor's value at compile time", "tensor operations"),
     (f_fstring, "formatting a tensor's value", "print("),
 ])

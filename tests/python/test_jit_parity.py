@@ -2009,3 +2009,78 @@ def test_random_programs_match_eager(tmp_path_factory, source, seed):
         parity(prog, x, y, rtol=1e-4, atol=1e-5)
     except AssertionError as e:
         raise AssertionError(f"{e}\n--- program ---\n{source}") from None
+
+
+# ------------------------------------------------------------------ break/continue under tensor conditions
+def bc_for_break(x):
+    for i in range(5):
+        if x.sum() > 20:
+            break
+        x = x * 2
+    return x
+
+
+def bc_for_continue(x):
+    acc = x * 0
+    for i in range(6):
+        if x[i % 2] > 1.5:
+            continue
+        acc = acc + x * i
+    return acc
+
+
+def bc_graph_while_break(x):
+    n = x.sum() * 0
+    while n < 100:
+        n = n + x.sum()
+        if n > 37:
+            break
+        n = n + 1
+    return n
+
+
+def bc_python_counter_while(x):
+    i = 0
+    s = x * 0
+    while i < 10:
+        i += 1
+        if x[0] * i > 4:
+            continue
+        s = s + i
+        if s.sum() > 12:
+            break
+    return s
+
+
+def bc_nested(x):
+    total = x * 0
+    for i in range(3):
+        for j in range(4):
+            if (x * j).sum() > 6:
+                break
+            if x[0] > j:
+                continue
+            total = total + x * (i + j)
+        if total.sum() > 30:
+            break
+    return total
+
+
+@pytest.mark.parametrize("fn", [bc_for_break, bc_for_continue, bc_graph_while_break, bc_python_counter_while,
+                                bc_nested])
+@pytest.mark.parametrize("data", [[1., 2.], [0.5, 3.], [10., 20.]])
+def test_break_and_continue_under_tensor_conditions(fn, data):
+    x = Tensor(np.asarray(data, np.float32))
+    eager = fn(x)
+    got = ms.jit(fn)(x)
+    np.testing.assert_allclose(got.asnumpy(), eager.asnumpy(), rtol=1e-6)
+    ge = ms.grad(lambda v: fn(v).sum())(x)
+    gc = ms.grad(lambda v: ms.jit(fn)(v).sum())(x)
+    np.testing.assert_allclose(gc.asnumpy(), ge.asnumpy(), rtol=1e-5)
+
+
+def test_tensor_break_in_a_python_counter_loop_becomes_a_graph_loop():
+    text = ms.jit.show_graph(bc_python_counter_while, Tensor(np.array([1., 2.], np.float32)))
+    assert "While(" in text
+    text = ms.jit.show_graph(bc_graph_while_break, Tensor(np.array([1., 2.], np.float32)))
+    assert "While(" in text and "If(" in text

@@ -110,6 +110,55 @@ def merge_leaves(what, names, per_branch, loc):
     return idx, [ta, tb]
 
 
+# ---------------------------------------------------------------------------------------- break/continue flags
+# A break or continue under a tensor-dependent condition sets a flag variable (a bool tensor after the if);
+# the rest of the loop body then runs under `if not (break or continue)`, the next iterations of an unrolled
+# loop under `if not break`, and a graph loop's condition gets `and not break`.
+BRK, CNT = "__ds_break__", "__ds_continue__"
+
+
+def _stop_flag(frame):
+    """not (break or continue) as a bool tensor, or None when neither flag is a tensor."""
+    b, c = frame.locals.get(BRK, False), frame.locals.get(CNT, False)
+    if not (is_symbolic(b) or is_symbolic(c)):
+        return None
+    stop = _C.ops["logical_or"](_as_bool(b), _as_bool(c))
+    return _C.ops["logical_not"](stop)
+
+
+def _as_bool(v):
+    return v if is_tensor(v) else scalar_tensor(bool(v))
+
+
+def flags_changed(before, frame):
+    """Whether a statement turned a flag into a (new) tensor."""
+    return any(frame.locals.get(k, False) is not v and is_symbolic(frame.locals.get(k)) for k, v in
+               zip((BRK, CNT), before))
+
+
+def guard_rest(interp, rest, frame, conts, node):
+    """Runs the statements after a tensor-dependent break/continue under `if not (break or continue)`."""
+    go = _stop_flag(frame)
+    synthetic = ast.copy_location(ast.If(test=ast.Constant(True), body=list(rest), orelse=[]), node)
+    symbolic_if(interp, synthetic, go, frame, conts)
+
+
+def _enter_loop(frame, body):
+    """Sets fresh flags for a loop whose body has break/continue; returns the outer loop's flags."""
+    saved = (frame.locals.pop(BRK, _NONE), frame.locals.pop(CNT, _NONE))
+    if _has(body, (ast.Break, ast.Continue), loops=False):
+        frame.locals[BRK] = False
+        frame.locals[CNT] = False
+    return saved
+
+
+def _leave_loop(frame, saved):
+    for k, v in zip((BRK, CNT), saved):
+        frame.locals.pop(k, None)
+        if v is not _NONE:
+            frame.locals[k] = v
+
+
 # ---------------------------------------------------------------------------------------- if
 def _run_branch(interp, sub, stmts, frame, conts):
     """Runs a branch in sub trace `sub` on a copy of the frame; with `conts` (an if that returns), the
@@ -123,9 +172,15 @@ def _run_branch(interp, sub, stmts, frame, conts):
     try:
         with sub:
             try:
-                interp.exec_block(stmts, f, conts)
                 if conts is not None:
-                    run_conts(interp, conts, f)
+                    run_conts(interp, [stmts] + conts, f)
+                else:
+                    try:
+                        interp.exec_block(stmts, f, None)
+                    except BreakSignal:
+                        f.locals[BRK] = True
+                    except ContinueSignal:
+                        f.locals[CNT] = True
             except ReturnSignal as r:
                 returned, value = True, r.value
     finally:
@@ -155,11 +210,10 @@ def symbolic_if(interp, node, cond, frame, conts):
     loc = (frame.filename, node.lineno)
     what = f"the tensor-dependent if at line {node.lineno}"
     c = as_condition(cond, "an if statement", loc)
-    if _has(node.body + node.orelse, (ast.Break, ast.Continue), loops=False):
-        raise syntax_error("break/continue inside an if whose condition is a tensor", frame.filename, node.lineno,
-                           node.col_offset, "compute a tensor flag and put it in the loop condition "
-                           "(`while not done and ...:`) instead")
     returns = _has(node.body + node.orelse, ast.Return)
+    if not returns and _has(node.body + node.orelse, (ast.Break, ast.Continue), loops=False) \
+            and BRK not in frame.locals:
+        raise syntax_error("break/continue here", frame.filename, node.lineno, node.col_offset)
     if returns and conts is None:
         raise syntax_error("return inside a tensor-dependent if within a loop whose condition is a tensor",
                            frame.filename, node.lineno, node.col_offset, "assign the result to a variable, leave "
@@ -288,6 +342,15 @@ def _unrolled(interp, node, frame, items, conts, start=0):
     """Runs a loop body once per compile-time item from `start`; returns True if the loop ended by break.
     With `conts` (a loop not inside a graph loop), a tensor-dependent if that returns inside the body
     compiles the rest of the loop and of the function into its branches (see run_conts)."""
+    saved = _enter_loop(frame, node.body) if start == 0 else None
+    try:
+        return _unrolled_items(interp, node, frame, items, conts, start)
+    finally:
+        if saved is not None:
+            _leave_loop(frame, saved)
+
+
+def _unrolled_items(interp, node, frame, items, conts, start):
     for n in range(start, len(items)):
         if n >= MAX_UNROLL:
             raise syntax_error(f"a loop running more than {MAX_UNROLL} iterations at compile time", frame.filename,
@@ -297,12 +360,24 @@ def _unrolled(interp, node, frame, items, conts, start=0):
             interp.assign(node.target, items[n], frame)
         tail = None if conts is None else [LoopTail(functools.partial(_for_rest, interp, node, items, n + 1))] + conts
         try:
-            interp.exec_block(node.body, frame, tail)
+            _iteration(interp, node, frame, tail)
         except BreakSignal:
             return True
         except ContinueSignal:
             pass
     return False
+
+
+def _iteration(interp, node, frame, tail):
+    """One iteration of an unrolled loop's body: under `if not break` once a tensor break may have happened."""
+    if CNT in frame.locals:
+        frame.locals[CNT] = False
+    if is_symbolic(frame.locals.get(BRK)):
+        go = _C.ops["logical_not"](frame.locals[BRK])
+        synthetic = ast.copy_location(ast.If(test=ast.Constant(True), body=list(node.body), orelse=[]), node)
+        symbolic_if(interp, synthetic, go, frame, tail)
+    else:
+        interp.exec_block(node.body, frame, tail)
 
 
 def _for_rest(interp, node, items, start, frame, conts):
@@ -319,16 +394,30 @@ def exec_for(interp, node, frame, conts=None):
         if node.orelse:
             raise syntax_error("for ... else over a tensor-bounded range", frame.filename, node.lineno,
                                node.col_offset)
-        return _symbolic_range_for(interp, node, frame, it)
+        saved = _enter_loop(frame, node.body)
+        try:
+            return _symbolic_range_for(interp, node, frame, it)
+        finally:
+            _leave_loop(frame, saved)
     _for_rest(interp, node, interp.iterate(it, frame, node.iter), 0, frame, conts)
 
 
 def exec_while(interp, node, frame, conts=None, count=0):
     """A while loop: unrolled while its condition is known at compile time (`count` iterations ran
-    already), a graph loop from the first iteration whose condition depends on a tensor."""
+    already), a graph loop from the first iteration whose condition depends on a tensor (or after which a
+    tensor-dependent break may have happened)."""
+    saved = _enter_loop(frame, node.body) if count == 0 else None
+    try:
+        return _while_iterations(interp, node, frame, conts, count)
+    finally:
+        if saved is not None:
+            _leave_loop(frame, saved)
+
+
+def _while_iterations(interp, node, frame, conts, count):
     while True:
         cond = interp.eval(node.test, frame)
-        if is_symbolic(cond):
+        if is_symbolic(cond) or is_symbolic(frame.locals.get(BRK)):
             if node.orelse:
                 raise syntax_error("while ... else with a tensor condition", frame.filename, node.lineno,
                                    node.col_offset)
@@ -342,7 +431,7 @@ def exec_while(interp, node, frame, conts=None, count=0):
                                "make its condition depend on a tensor so it becomes a graph loop")
         tail = None if conts is None else [LoopTail(functools.partial(_while_rest, interp, node, count))] + conts
         try:
-            interp.exec_block(node.body, frame, tail)
+            _iteration(interp, node, frame, tail)
         except BreakSignal:
             return
         except ContinueSignal:
@@ -382,15 +471,23 @@ def symbolic_loop(interp, node, frame, cond_fn, body, before_body, extra_carried
     comp = interp.comp
     loc = (frame.filename, node.lineno)
     what = f"the tensor-dependent loop at line {node.lineno}"
-    if _has(body, ast.Break, loops=False):
-        raise syntax_error("break in a loop whose condition is a tensor", frame.filename, node.lineno,
-                           node.col_offset, "put the exit test into the loop condition: `while cond and not done:`")
     if _has(body, ast.Return):
         raise syntax_error("return inside a loop whose condition is a tensor", frame.filename, node.lineno,
                            node.col_offset, "assign the result to a variable and return it after the loop")
     assigned = assigned_names(body)
     if isinstance(getattr(node, "target", None), ast.Name):
         assigned.append(node.target.id)
+    breaks = _has(body, ast.Break, loops=False)
+    if breaks:  # the loop also ends when a break happened: carry the flag, test it in the condition
+        if BRK not in frame.locals:
+            frame.locals[BRK] = False
+        extra_carried = list(extra_carried) + [BRK]
+        user_cond = cond_fn
+
+        def cond_fn(f):
+            c = user_cond(f)
+            c = as_condition(c, "a while loop", loc) if is_tensor(c) else scalar_tensor(bool(c))
+            return _C.ops["logical_and"](c, _C.ops["logical_not"](f.locals[BRK]))
     carried = [n for n in list(extra_carried) + assigned
                if n in frame.locals and not isinstance(frame.locals[n], Undefined)]
     carried = list(dict.fromkeys(carried))
@@ -425,10 +522,14 @@ def symbolic_loop(interp, node, frame, cond_fn, body, before_body, extra_carried
         with subs[1]:
             if before_body:
                 before_body(fb)
+            if CNT in fb.locals:
+                fb.locals[CNT] = False
             try:
                 interp.exec_block(body, fb, None)
             except ContinueSignal:
                 pass
+            except BreakSignal:
+                fb.locals[BRK] = True
             outs = []
             for n in carried:
                 tpl, start, cnt = tpls[n]
@@ -460,8 +561,10 @@ def symbolic_loop(interp, node, frame, cond_fn, body, before_body, extra_carried
         tpl, start, cnt = tpls[n]
         frame.locals[n] = unflatten(tpl, finals[start:start + cnt])
     for n in assigned:
-        if n not in carried:
+        if n not in carried and n not in (BRK, CNT):
             frame.locals[n] = Undefined(n, f"it is first assigned inside {what}")
+    if breaks:
+        frame.locals[BRK] = False  # the loop is over: a break inside it does not skip code after it
 
 
 def _same_shape_tpl(a, b):

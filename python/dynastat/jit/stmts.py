@@ -32,8 +32,14 @@ class StatementsMixin:
         """Runs statements; `conts` (the continuation) is what follows this block up to the function's
         end: statement lists, and for an unrolled loop the rest of it (control.LoopTail). A
         tensor-dependent `if` that returns compiles it into its branches. None inside a graph loop."""
+        from . import control
         for i, s in enumerate(stmts):
+            flags = (frame.locals.get(control.BRK, False), frame.locals.get(control.CNT, False))
             self.exec_stmt(s, frame, None if conts is None else [stmts[i + 1:]] + conts)
+            if i + 1 < len(stmts) and control.flags_changed(flags, frame):
+                # a break/continue may have happened under a tensor condition: the rest runs only if not
+                control.guard_rest(self, stmts[i + 1:], frame, conts, stmts[i + 1])
+                return
 
     def exec_stmt(self, node, frame, conts):
         comp = self.comp
