@@ -75,7 +75,7 @@ PyObject *ds_py_from_dlpack(PyObject *module, PyObject *obj);
 /* Module-level methods defined in other files, collected by module.c */
 extern PyMethodDef ds_py_tensor_module_methods[];
 
-/* ---------------------------------------------------------------- graphs, plans, graph capture (graph.c) */
+/* ---------------------------------------------------------------- graphs, plans (graph.c), capture (trace.c) */
 /* dynastat._C.Graph: a graph of the IR (immutable once its outputs are set). */
 typedef struct GraphObject {
     PyObject_HEAD
@@ -96,6 +96,8 @@ PyObject *ds_py_graph_wrap(ds_graph *g);
 extern PyObject *ds_py_trace_error;
 /* 0 if t's data may be read; -1 with TraceError naming `what` ("bool()") if t is symbolic. */
 int ds_py_check_readable(const ds_tensor *t, const char *what);
-/* Registers Graph, Plan, Trace, TraceError, load_graph, ... and routes print nodes to sys.stdout. */
+/* Registers Graph, Plan, load_graph, parse_graph and routes print nodes to sys.stdout (graph.c). */
 int ds_py_init_graph(PyObject *m);
+/* Registers Trace, TraceError, tensor_is_symbolic, tensor_id, trace_active (trace.c). */
+int ds_py_init_trace(PyObject *m);
 #endif

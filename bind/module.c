@@ -3,7 +3,7 @@
 
 int ds_py_init_dtypes(PyObject *m);
 int ds_py_init_tape(PyObject *m); /* bind/tape.c: eager autograd (Tape, no_grad, custom backward functions) */
-int ds_py_init_jit(PyObject *m);  /* bind/jit.c: JitFunction, the cache and call path of compiled functions */
+int ds_py_init_jit(PyObject *m);  /* bind/jit*.c: JitFunction, the cache and call path of compiled functions */
 
 static PyObject *py_set_seed(PyObject *m, PyObject *arg) {
     unsigned long long s = PyLong_AsUnsignedLongLongMask(arg);
@@ -55,8 +55,9 @@ static int module_exec(PyObject *m) {
     if (ds_py_init_ops(m) < 0) return -1;
     if (PyModule_AddFunctions(m, ds_py_tensor_module_methods) < 0) return -1;
     if (ds_py_init_tape(m) < 0) return -1; /* autograd */
-    if (ds_py_init_graph(m) < 0) return -1; /* Graph, Plan, Trace (bind/graph.c) */
-    if (ds_py_init_jit(m) < 0) return -1; /* JitFunction (bind/jit.c) */
+    if (ds_py_init_graph(m) < 0) return -1; /* Graph, Plan (bind/graph.c) */
+    if (ds_py_init_trace(m) < 0) return -1; /* Trace, TraceError (bind/trace.c) */
+    if (ds_py_init_jit(m) < 0) return -1; /* JitFunction (bind/jit*.c) */
     return 0;
 }
 
