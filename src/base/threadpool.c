@@ -1,6 +1,6 @@
 /* The one pool of worker threads. The calling thread takes the first share of a job. Between jobs a
- * worker spins briefly (about 100 µs, with pause instructions) so that the back-to-back parallel ops of
- * a training step start without a wake-up (a futex wake-up and its reply cost about 60 µs here), then
+ * worker spins briefly (100 µs by the clock, with pause instructions) so that the back-to-back parallel
+ * ops of a training step start without a wake-up (a futex wake-up and its reply cost about 60 µs here), then
  * sleeps on a condition variable: an idle pool never keeps a core busy, so it does not fight BLAS or
  * other threads for the cores (DESIGN.md idea 7). The submitter waits for the workers the same way. */
 #include "base/threadpool.h"
@@ -9,12 +9,21 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dynastat.h"
 
 #define DS_MAX_THREADS 64
-#define DS_SPIN_ROUNDS 2000 /* pause-loop rounds before sleeping (~100 µs) */
+/* Spin this long before sleeping. Timed by the clock (read every 64 pause rounds), because a pause
+ * lasts anything from 10 ns to 140 ns depending on the CPU. */
+#define DS_SPIN_NS 100000
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -85,9 +94,13 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&p->mu);
     for (;;) {
         uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
-        for (int spin = 0; g == seen && spin < DS_SPIN_ROUNDS; spin++) {
-            cpu_relax();
-            g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g == seen) {
+            uint64_t t0 = mono_ns();
+            for (unsigned spin = 1; g == seen; spin++) {
+                cpu_relax();
+                g = atomic_load_explicit(&p->generation, memory_order_acquire);
+                if (spin % 64 == 0 && mono_ns() - t0 >= DS_SPIN_NS) break;
+            }
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -170,8 +183,13 @@ void ds_parallel_for(int64_t n, int64_t grain, ds_range_fn fn, void *ctx) {
     run_chunks(p);
     tl_in_task = false;
 
-    for (int spin = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spin < DS_SPIN_ROUNDS; spin++)
-        cpu_relax();
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+        uint64_t t0 = mono_ns();
+        for (unsigned spin = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spin++) {
+            cpu_relax();
+            if (spin % 64 == 0 && mono_ns() - t0 >= DS_SPIN_NS) break;
+        }
+    }
     if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done_cv, &p->mu);

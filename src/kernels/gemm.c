@@ -507,10 +507,13 @@ static const sk_isa *sk_isa_current(void) {
 }
 
 bool ds_gemm_skinny_ok(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
-    if (!sk_isa_current() || m <= 0 || n <= 0 || k <= 0 || k > SK_MAX_K) return false;
+    const sk_isa *is = sk_isa_current();
+    if (!is || m <= 0 || n <= 0 || k <= 0 || k > SK_MAX_K) return false;
     if (trans_b) /* C^T written element by element, A^T packed: m small; enough columns to amortize */
         return m <= 64 && n >= 32;
-    return m <= 64 || k <= 64;
+    if (is->vl >= 16) return m <= 64 || k <= 64;
+    /* AVX2 (measured against OpenBLAS's Haswell kernels): only where it was faster */
+    return m <= 16 || (k <= 64 && (double)m * (double)n <= 4.2e6);
 }
 
 /* Largest instantiated mr <= limit for nv vectors. */
@@ -558,7 +561,7 @@ typedef struct sk_job {
     float *c;
     int64_t ldc;
     float alpha, beta;
-    int64_t rchunk, nrc, ntasks; /* task t: V block t / nrc, rows (t % nrc) * rchunk + [0, rchunk) */
+    int64_t rchunk, nvb, ntasks; /* task t: rows (t / nvb) * rchunk + [0, rchunk), V block t % nvb */
     int nslots;
     atomic_int slot_next, failed;
     /* thread slot s owns tasks [lo, hi) (packed as lo | hi << 32) and takes them from the front;
@@ -606,7 +609,7 @@ static void sk_worker(void *ctx, int64_t w0, int64_t w1) {
             while (victim < j->nslots && !sk_take(j, victim, false, &t)) victim++;
             if (victim == j->nslots) break;
         }
-        int64_t vb = t / j->nrc, r0 = (t % j->nrc) * j->rchunk, r1 = imin(r0 + j->rchunk, j->R);
+        int64_t vb = t % j->nvb, r0 = (t / j->nvb) * j->rchunk, r1 = imin(r0 + j->rchunk, j->R);
         int64_t e0 = vb * nr, w = imin(nr, j->Vn - e0);
         int nv = (int)((w + vl - 1) / vl);
         int64_t wp = (int64_t)nv * vl, lv = ldv;
@@ -677,7 +680,9 @@ static void sk_worker(void *ctx, int64_t w0, int64_t w1) {
 ds_status ds_gemm_f32_skinny(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                              float *c, int64_t ldc) {
-    DS_ASSERT(ds_gemm_skinny_ok(trans_a, trans_b, m, n, k));
+    if (!ds_gemm_skinny_ok(trans_a, trans_b, m, n, k))
+        return ds_errorf(DS_ERR_INTERNAL, "gemm: a %lld x %lld x %lld product is not a skinny one", (long long)m,
+                         (long long)n, (long long)k);
     const sk_isa *is = sk_isa_current();
     sk_job j = {.is = is, .k = k, .c = c, .ldc = ldc, .alpha = alpha, .beta = beta};
     if (!trans_b) { /* nn, tn: broadcast op(A), vectors along the rows of B */
@@ -695,16 +700,16 @@ ds_status ds_gemm_f32_skinny(bool trans_a, bool trans_b, int64_t m, int64_t n, i
     }
     j.nv = nv;
     int mr = sk_mr_fit(is, nv, SK_MR_MAX);
-    int64_t nvb = (j.Vn + (int64_t)is->vl * nv - 1) / ((int64_t)is->vl * nv);
+    j.nvb = (j.Vn + (int64_t)is->vl * nv - 1) / ((int64_t)is->vl * nv);
     int nt = ds_in_parallel_region() ? 1 : ds_get_num_threads();
     if (nt > SK_MAX_SLOTS) nt = SK_MAX_SLOTS;
     double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t want = nt > 1 && flops >= 1e6 ? 4 * (int64_t)nt : 1; /* tasks, for load balance */
-    j.nrc = (want + nvb - 1) / nvb;
-    /* chunks of whole tiles; of whole cache lines of C when it is written transposed */
-    j.rchunk = round_up((j.R + j.nrc - 1) / j.nrc, j.trans_out ? 16 : mr);
-    j.nrc = (j.R + j.rchunk - 1) / j.rchunk;
-    j.ntasks = nvb * j.nrc;
+    /* Chunks of whole tiles (of whole cache lines of C when it is written transposed), few enough
+     * rows that a task's part of a large C spans few pages: tasks go along rows of C, then down. */
+    int64_t align = j.trans_out ? 16 : mr, nrc = (want + j.nvb - 1) / j.nvb;
+    j.rchunk = imin(round_up((j.R + nrc - 1) / nrc, align), round_up(96, align));
+    j.ntasks = j.nvb * ((j.R + j.rchunk - 1) / j.rchunk);
     j.nslots = (int)(want > 1 ? imin(nt, j.ntasks) : 1);
     atomic_init(&j.slot_next, 0);
     atomic_init(&j.failed, 0);

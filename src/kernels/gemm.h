@@ -4,7 +4,8 @@
  * otherwise it is stored k x m (so op(A) = A^T); likewise for B. C is m x n with row stride ldc.
  * beta == 0 means C is not read (NaNs in C do not propagate), as in BLAS.
  *
- * ds_gemm_f32/f64 use the linked BLAS when there is one (DS_HAVE_CBLAS), else the builtin kernels.
+ * ds_gemm_f32/f64 use the linked BLAS when there is one (DS_HAVE_CBLAS), else the builtin kernels;
+ * float32 products with a small m or k go to the skinny kernels first (ds_gemm_skinny_ok below).
  * Threading (DESIGN.md idea 7): the BLAS itself is kept single-threaded; a large call made outside the
  * thread pool is split into row (or column) blocks run on the pool, one single-threaded BLAS call per
  * block, so BLAS threads and pool threads never compete. A call made from inside a pool task runs on
@@ -43,13 +44,14 @@ const char *ds_gemm_builtin_isa(void);
  * Not thread-safe: call while no GEMM runs. */
 bool ds_gemm_builtin_force_isa(const char *isa);
 
-/* The skinny path of ds_gemm_f32 (used before BLAS and the builtin kernels when it applies): for
- * products with m <= 64 (any transposes; with trans_b, n >= 32 too) or k <= 64 (without trans_b), on
- * CPUs with AVX2 or AVX-512 (as ds_gemm_builtin_force_isa sets: none with "generic"), k <= 16384.
+/* The skinny path of ds_gemm_f32 (used before BLAS and the builtin kernels when it applies), on CPUs
+ * with AVX-512 or AVX2 (as ds_gemm_builtin_force_isa sets: none with "generic"), for k <= 16384 and
+ * with trans_b: m <= 64 and n >= 32; without: m <= 64 or k <= 64 (AVX2: m <= 16, or k <= 64 and
+ * m * n <= 4.2e6, where it beat OpenBLAS's Haswell kernels).
  * Register-tiled, no packing of B; split over the pool when called outside it. Every element of C is
  * one FMA chain over k in order, so results do not depend on the thread count or the ISA.
- * ds_gemm_f32_skinny requires ds_gemm_skinny_ok(...) and fails only with DS_ERR_NOMEM (per-thread
- * buffers), leaving C partly written. */
+ * ds_gemm_f32_skinny fails with DS_ERR_NOMEM (per-thread buffers; C then partly written), and with
+ * DS_ERR_INTERNAL (C untouched) when ds_gemm_skinny_ok(...) is false. */
 bool ds_gemm_skinny_ok(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 ds_status ds_gemm_f32_skinny(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,

@@ -31,7 +31,7 @@ static void naive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
         }
 }
 
-typedef enum { BUILTIN, DEFAULT } which_gemm;
+typedef enum { BUILTIN, DEFAULT, SKINNY } which_gemm;
 
 /* Runs one random GEMM in f32 or f64 and compares with the naive loop; returns false on mismatch. */
 static bool gemm_case(which_gemm which, bool f64, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
@@ -52,8 +52,9 @@ static bool gemm_case(which_gemm which, bool f64, bool ta, bool tb, int64_t m, i
     if (f64)
         st = (which == BUILTIN ? ds_gemm_f64_builtin : ds_gemm_f64)(ta, tb, m, n, k, alpha, a2, lda, b2, ldb, beta, c2, ldc);
     else
-        st = (which == BUILTIN ? ds_gemm_f32_builtin : ds_gemm_f32)(ta, tb, m, n, k, (float)alpha, a2, lda, b2, ldb,
-                                                                  (float)beta, c2, ldc);
+        st = (which == BUILTIN  ? ds_gemm_f32_builtin
+              : which == SKINNY ? ds_gemm_f32_skinny
+                                : ds_gemm_f32)(ta, tb, m, n, k, (float)alpha, a2, lda, b2, ldb, (float)beta, c2, ldc);
     bool ok = st == DS_OK;
     double tol = (f64 ? 1e-13 : 2e-6) * (double)(k + 2);
     for (int64_t i = 0; i < m && ok; i++)
@@ -67,7 +68,7 @@ static bool gemm_case(which_gemm which, bool f64, bool ta, bool tb, int64_t m, i
             }
             if (!ok)
                 printf("  %s %s ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g: c[%lld,%lld] = %.9g, want %.9g\n",
-                       which == BUILTIN ? ds_gemm_builtin_isa() : ds_blas_backend(), f64 ? "f64" : "f32", ta, tb,
+                       which == DEFAULT ? ds_blas_backend() : ds_gemm_builtin_isa(), f64 ? "f64" : "f32", ta, tb,
                        (long long)m, (long long)n, (long long)k, alpha, beta, (long long)i, (long long)j, got, want);
         }
     free(a), free(b), free(c), free(r), free(a2), free(b2), free(c2);
@@ -111,6 +112,109 @@ DS_TEST(gemm_default_backend_matches) {
     CHECK(c[0] == 0.5f && c[3] == 2.0f);
     CHECK_OK(ds_gemm_f32_builtin(false, false, 2, 2, 0, 1.0f, a, 1, b, 2, 0.0f, c, 2));
     CHECK(c[0] == 0 && c[3] == 0);
+}
+
+/* A random skinny-path shape: m or k small (with trans_b: m small, n >= 32). */
+static void skinny_shape(int t, bool tb, int64_t *m, int64_t *n, int64_t *k) {
+    bool small_m = tb || t % 3 != 0;
+    *m = small_m ? irand(1, 64) : irand(65, 150);
+    *k = small_m ? irand(1, 300) : irand(1, 64);
+    *n = tb ? irand(32, 140) : irand(1, 140);
+}
+
+DS_TEST(gemm_skinny_against_naive) {
+    const char *isas[] = {"avx2", "avx512"};
+    for (int ii = 0; ii < 2; ii++) {
+        if (!ds_gemm_builtin_force_isa(isas[ii])) continue;
+        int bad = 0, tried = 0;
+        for (int t = 0; t < 400 && bad < 3; t++) {
+            bool ta = t & 1, tb = (t >> 1) & 1;
+            int64_t m, n, k;
+            skinny_shape(t, tb, &m, &n, &k);
+            if (t < 16) { /* edges: vector widths, tile heights and their remainders */
+                int64_t ms[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 12};
+                m = ms[t], n = 32 + t * 7, k = 1 + t * 5;
+            }
+            if (!ds_gemm_skinny_ok(ta, tb, m, n, k)) continue;
+            tried++;
+            double alpha = t % 5 == 0 ? 1.0 : urand() * 2 - 1, beta = t % 3 == 0 ? 0.0 : (t % 3 == 1 ? 1.0 : 0.5);
+            if (!gemm_case(SKINNY, false, ta, tb, m, n, k, alpha, beta, t % 4)) bad++;
+        }
+        CHECK(bad == 0);
+        CHECK(tried > 100);
+        /* big enough to be split over the pool; a copied V block (rows a page apart); both orders of
+         * tasks (few rows of C: along them; many: down them) */
+        const int64_t big[][5] = {{0, 0, 32, 300, 1100}, {1, 0, 500, 800, 32}, {0, 1, 32, 512, 784},
+                                  {1, 1, 50, 700, 300}, {0, 0, 7, 1000, 16}, {1, 0, 16, 2000, 64}};
+        for (int b = 0; b < 6; b++)
+            if (ds_gemm_skinny_ok(big[b][0], big[b][1], big[b][2], big[b][3], big[b][4]))
+                CHECK(gemm_case(SKINNY, false, big[b][0], big[b][1], big[b][2], big[b][3], big[b][4],
+                                b % 2 ? 1.0 : -0.5, b % 3 ? 0.0 : 0.5, b % 4));
+    }
+    CHECK(ds_gemm_builtin_force_isa("generic"));
+    CHECK(!ds_gemm_skinny_ok(false, false, 32, 512, 784)); /* no SIMD kernels: BLAS or builtin */
+    ds_gemm_builtin_force_isa(NULL);
+    CHECK(!ds_gemm_skinny_ok(false, true, 32, 10, 784));   /* nt: too few columns */
+    CHECK(!ds_gemm_skinny_ok(false, true, 65, 512, 784));  /* nt: m too big */
+    CHECK(!ds_gemm_skinny_ok(false, false, 100, 100, 100)); /* neither m nor k small */
+    CHECK(!ds_gemm_skinny_ok(false, false, 32, 100, 0));
+    float c1 = 7;
+    CHECK(ds_gemm_f32_skinny(false, false, 1, 1, 0, 1.0f, &c1, 1, &c1, 1, 0.0f, &c1, 1) == DS_ERR_INTERNAL);
+    CHECK(c1 == 7);
+}
+
+/* Every element is one FMA chain over k in order: the same bits whatever the thread split or ISA. */
+DS_TEST(gemm_skinny_is_deterministic) {
+    const int64_t shapes[][5] = {{0, 1, 32, 512, 784}, {1, 0, 512, 784, 32}, {0, 0, 32, 512, 256}, {1, 1, 40, 300, 200},
+                                 {0, 0, 5, 3000, 1500}};
+    for (int s = 0; s < 5; s++) {
+        bool ta = shapes[s][0], tb = shapes[s][1];
+        int64_t m = shapes[s][2], n = shapes[s][3], k = shapes[s][4];
+        if (!ds_gemm_skinny_ok(ta, tb, m, n, k)) continue;
+        int64_t na = m * k, nb = k * n;
+        float *a = malloc(4 * (size_t)na), *b = malloc(4 * (size_t)nb), *c[3];
+        for (int64_t i = 0; i < na; i++) a[i] = (float)(urand() - 0.5);
+        for (int64_t i = 0; i < nb; i++) b[i] = (float)(urand() - 0.5);
+        int threads = ds_get_num_threads();
+        const char *isas[3] = {NULL, NULL, "avx2"};
+        for (int r = 0; r < 3; r++) {
+            c[r] = malloc(4 * (size_t)(m * n));
+            ds_set_num_threads(r == 1 ? 1 : (threads > 1 ? threads : 2));
+            bool have = ds_gemm_builtin_force_isa(isas[r]);
+            if (have && ds_gemm_skinny_ok(ta, tb, m, n, k))
+                CHECK_OK(ds_gemm_f32_skinny(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c[r], n));
+            else
+                memcpy(c[r], c[0], 4 * (size_t)(m * n));
+        }
+        ds_set_num_threads(threads);
+        ds_gemm_builtin_force_isa(NULL);
+        CHECK(memcmp(c[0], c[1], 4 * (size_t)(m * n)) == 0);
+        CHECK(memcmp(c[0], c[2], 4 * (size_t)(m * n)) == 0);
+        free(a), free(b), free(c[0]), free(c[1]), free(c[2]);
+    }
+}
+
+DS_TEST(gemm_skinny_alloc_failures) {
+    float *a = calloc(32 * 2048, 4), *b = calloc(2048 * 1100, 4), *c = calloc(32 * 300, 4);
+    if (!ds_gemm_skinny_ok(false, true, 32, 300, 2048)) { /* no AVX2 */
+        free(a), free(b), free(c);
+        return;
+    }
+    int64_t live = ds_alloc_live_blocks();
+    int nomem = 0;
+    for (int fail = 1; fail < 4; fail++) {
+        ds_alloc_debug_begin(fail);
+        /* nt packs A^T; nn with B rows a page apart copies V blocks */
+        ds_status s1 = ds_gemm_f32_skinny(false, true, 32, 300, 2048, 1.0f, a, 2048, b, 2048, 0.0f, c, 300);
+        ds_status s2 = ds_gemm_f32_skinny(false, false, 32, 300, 2048, 1.0f, a, 2048, b, 1100, 0.0f, c, 300);
+        ds_alloc_debug_begin(0);
+        CHECK(s1 == DS_OK || s1 == DS_ERR_NOMEM);
+        CHECK(s2 == DS_OK || s2 == DS_ERR_NOMEM);
+        nomem += (s1 == DS_ERR_NOMEM) + (s2 == DS_ERR_NOMEM);
+        CHECK(ds_alloc_live_blocks() == live);
+    }
+    CHECK(nomem >= 1);
+    free(a), free(b), free(c);
 }
 
 typedef struct inner_ctx {
