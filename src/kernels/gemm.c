@@ -412,6 +412,19 @@ typedef void (*sk_kernel_fn)(int64_t k, const float *u, int64_t su, const float 
             }                                                                                      \
     }
 
+/* Lane i of the result: lane m[i] of the concatenation x:y. GCC has a builtin for run-time masks; clang's
+ * __builtin_shufflevector needs constant indices, so clang gets a lane loop (only this packing uses it). */
+#if defined(__clang__)
+#define SK_SHUFFLE(T, x, y, m, VL)                                                                 \
+    ({                                                                                             \
+        T o_;                                                                                      \
+        for (int c_ = 0; c_ < (VL); c_++) o_[c_] = (m)[c_] < (VL) ? (x)[(m)[c_]] : (y)[(m)[c_] - (VL)]; \
+        o_;                                                                                        \
+    })
+#else
+#define SK_SHUFFLE(T, x, y, m, VL) __builtin_shuffle(x, y, m)
+#endif
+
 /* pk[p * mp + i] = a[i * lda + p] for i < m, p < k, and 0 for m <= i < mp (mp a multiple of VL,
  * pk 64-byte aligned). VL x VL blocks are transposed in registers by log2(VL) butterfly stages;
  * stage d swaps the off-diagonal d x d blocks of every 2d x 2d block. */
@@ -437,8 +450,8 @@ typedef void (*sk_kernel_fn)(int64_t k, const float *u, int64_t su, const float 
                 _Pragma("GCC unroll 4") for (int s = 0; (1 << s) < (VL); s++)                       \
                     _Pragma("GCC unroll 16") for (int q = 0; q < (VL); q++) if (!(q & (1 << s))) { \
                         vt x = r[q], y = r[q + (1 << s)];                                          \
-                        r[q] = __builtin_shuffle(x, y, lo[s]);                                     \
-                        r[q + (1 << s)] = __builtin_shuffle(x, y, hi[s]);                          \
+                        r[q] = SK_SHUFFLE(vt, x, y, lo[s], VL);                                    \
+                        r[q + (1 << s)] = SK_SHUFFLE(vt, x, y, hi[s], VL);                         \
                     }                                                                              \
                 _Pragma("GCC unroll 16") for (int q = 0; q < (VL); q++)                            \
                     *(vt *)(pk + (p0 + q) * mp + i0) = r[q];                                       \
