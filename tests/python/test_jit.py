@@ -7,52 +7,15 @@ import pytest
 
 import dynastat as ms
 from dynastat import nn, ops, Tensor
+from jit_testutil import same as _same, parity as _parity
 
 
 def T(a, dtype=np.float32):
     return Tensor(np.asarray(a, dtype=dtype))
 
 
-def same(a, b, rtol=1e-6, atol=1e-6):
-    """Compares results structurally (tensors by value)."""
-    if isinstance(a, (tuple, list)):
-        assert type(a) is type(b) and len(a) == len(b), (a, b)
-        for x, y in zip(a, b):
-            same(x, y, rtol, atol)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            same(a[k], b[k], rtol, atol)
-    elif isinstance(a, ms.Tensor):
-        assert isinstance(b, ms.Tensor), (a, b)
-        assert a.dtype == b.dtype and a.shape == b.shape, (a, b)
-        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=rtol, atol=atol)
-    else:
-        assert a == b and type(a) is type(b), (a, b)
-
-
-def parity(fn, *args, grad=True, **kwargs):
-    """Runs fn eagerly and compiled; compares outputs, and gradients w.r.t. the float tensor args."""
-    eager = fn(*args, **kwargs)
-    compiled = ms.jit(fn)
-    got = compiled(*args, **kwargs)
-    same(eager, got)
-    again = compiled(*args, **kwargs)  # a cached call
-    same(eager, again)
-    if grad:
-        pos = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a.dtype in (ms.float32, ms.float64))
-
-        def scalar(f):
-            def g(*a):
-                out = f(*a, **kwargs)
-                out = out[0] if isinstance(out, (tuple, list)) else out
-                return out.sum()
-            return g
-        if pos:
-            ge = ms.grad(scalar(fn), pos)(*args)
-            gc = ms.grad(scalar(compiled), pos)(*args)
-            same(ge, gc, rtol=1e-5, atol=1e-5)
-    return got
+same = functools.partial(_same, rtol=1e-6, atol=1e-6)
+parity = functools.partial(_parity, rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------- basics
