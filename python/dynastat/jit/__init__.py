@@ -4,7 +4,7 @@ The front end reads a function's source (`source.py`), interprets it (`interp.py
 `control.py`, `graph_builtins.py`) on symbolic tensors recorded by the C graph capture (`_C.Trace`),
 and hands the optimized graph to the C call cache (`_C.JitFunction`), which checks guards and runs the
 plan on every call. See docs/jit.md."""
-from .api import jit, ms_function, show_graph, graph_call
+from .api import jit, ms_function, show_graph
 from .errors import JitSyntaxError
 from .diagnostics import events, RecompileWarning
 from .state import tracing

@@ -22,19 +22,25 @@ def _check_signature(input_signature, fn):
     return tuple(sig)
 
 
-def _make(fn, name, input_signature=None):
+def _cached(fn, name, input_signature=None, bound=()):
+    """A JitFunction compiling fn(*bound, *args, **kwargs) on each cache miss."""
     history = []
 
     def compile_cb(args, kwargs):
-        return compile_call(fn, args, kwargs, name, input_signature, history)
+        return compile_call(fn, bound + tuple(args), kwargs, name, input_signature, history)
 
     jf = _C.JitFunction(compile_cb, name=name)
+    jf.__ds_history__ = history
+    return jf
+
+
+def _make(fn, name, input_signature=None):
+    jf = _cached(fn, name, input_signature)
     jf.__ds_jit_fn__ = fn
     jf.__wrapped__ = fn
     jf.__name__ = getattr(fn, "__name__", name)
     jf.__qualname__ = getattr(fn, "__qualname__", name)
     jf.__doc__ = getattr(fn, "__doc__", None)
-    jf.__ds_history__ = history
     jf.__ds_trace_call__ = functools.partial(_inline, fn)
     return jf
 
@@ -117,13 +123,7 @@ def graph_call(cell, args, kwargs):
     if jf is None:
         construct = type(cell).construct
         construct = getattr(construct, "__ds_jit_fn__", construct)
-        name = f"{type(cell).__name__}.construct"
-        history = []
-
-        def compile_cb(a, kw):
-            return compile_call(construct, (cell,) + tuple(a), kw, name, None, history)
-        jf = _C.JitFunction(compile_cb, name=name)
-        jf.__ds_history__ = history
+        jf = _cached(construct, f"{type(cell).__name__}.construct", bound=(cell,))
         cell.__dict__["_graph_construct"] = jf
     return jf(*args, **kwargs)
 

@@ -8,7 +8,7 @@ import types
 from .. import _C
 from .. import context as _context
 from . import state, diagnostics
-from .interp import Interpreter, is_user_function
+from .interp import Interpreter
 from .values import is_tensor, is_namedtuple, flatten
 
 
@@ -69,7 +69,7 @@ def trace_function(fn, args, kwargs, name, input_signature=None):
         interp = Interpreter(comp)
         if isinstance(fn, types.MethodType):  # ms.jit(obj.method): obj is the first argument
             result = interp.call_function(fn, sym_args, sym_kwargs)
-        elif is_user_function(fn) or hasattr(fn, "__code__"):
+        elif hasattr(fn, "__code__"):  # a Python function: interpreted even if it is library code
             result = interp.call_user(fn, sym_args, sym_kwargs)
         else:
             result = interp.call_function(fn, sym_args, sym_kwargs)

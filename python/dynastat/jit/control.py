@@ -9,7 +9,7 @@ from ..common import dtype as _dt
 from .errors import syntax_error
 from .frames import ReturnSignal, BreakSignal, ContinueSignal
 from .values import (Undefined, is_tensor, is_symbolic, scalar_tensor, as_condition, describe, flatten,
-                     unflatten, same_template, SCALARS)
+                     unflatten, same_template)
 from . import graph_builtins
 
 MAX_UNROLL = 100000
@@ -518,7 +518,6 @@ def symbolic_loop(interp, node, frame, cond_fn, body, before_body, extra_carried
         # body
         fb = bind(frame.copy(), subs[1])
         comp.trace = subs[1]
-        fb.in_loop += 1
         with subs[1]:
             if before_body:
                 before_body(fb)

@@ -1,8 +1,4 @@
 """Frames, interpreted closures, argument binding and the control signals of the interpreter."""
-import ast
-
-from .values import Undefined  # noqa: F401  (re-exported for the interpreter modules)
-
 MISSING = object()
 
 
@@ -21,7 +17,7 @@ class ContinueSignal(Exception):
 
 class Frame:
     """Local variables of one interpreted function call (or comprehension scope)."""
-    __slots__ = ("locals", "parent", "fn_globals", "closure", "filename", "name", "in_loop")
+    __slots__ = ("locals", "parent", "fn_globals", "closure", "filename", "name")
 
     def __init__(self, fn_globals, closure, filename, name, parent=None):
         self.locals = {}
@@ -30,12 +26,10 @@ class Frame:
         self.closure = closure        # name -> cell of a real Python closure
         self.filename = filename
         self.name = name
-        self.in_loop = 0
 
     def copy(self):
         f = Frame(self.fn_globals, self.closure, self.filename, self.name, self.parent)
         f.locals = {k: _copy_containers(v) for k, v in self.locals.items()}
-        f.in_loop = self.in_loop
         return f
 
 

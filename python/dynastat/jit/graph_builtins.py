@@ -6,7 +6,7 @@ import builtins
 from .. import _C
 from ..common import dtype as _dt
 from .errors import syntax_error
-from .values import is_tensor, is_symbolic, contains_symbolic, scalar_tensor
+from .values import is_tensor, is_symbolic, contains_symbolic
 
 _ops = _C.ops
 
@@ -79,9 +79,6 @@ def _sum(interp, args, kwargs):
         return _ops["sum"](x, 0) if x.ndim else x
     return builtins.sum(*args, **kwargs)
 
-
-def _abs(interp, args, kwargs):
-    return builtins.abs(*args)
 
 
 def _round(interp, args, kwargs):
@@ -191,9 +188,6 @@ def _print(interp, args, kwargs):
     return None
 
 
-def _isinstance(interp, args, kwargs):
-    return builtins.isinstance(*args)
-
 
 def _getattr(interp, args, kwargs):
     if len(args) == 3:
@@ -204,16 +198,12 @@ def _getattr(interp, args, kwargs):
     return interp.getattr(*args)
 
 
-def _hasattr(interp, args, kwargs):
-    return builtins.hasattr(*args)
-
 
 _TABLE = {
-    "range": _range, "len": _len, "min": _minmax("min"), "max": _minmax("max"), "sum": _sum, "abs": _abs,
+    "range": _range, "len": _len, "min": _minmax("min"), "max": _minmax("max"), "sum": _sum,
     "round": _round, "int": _converter("int", _dt.int64), "float": _converter("float", _dt.float32),
     "bool": _converter("bool", _dt.bool_), "all": _allany("all"), "any": _allany("any"), "tuple": _seq("tuple"),
-    "list": _seq("list"), "enumerate": _enumerate, "zip": _zip, "print": _print, "isinstance": _isinstance,
-    "getattr": _getattr, "hasattr": _hasattr,
+    "list": _seq("list"), "enumerate": _enumerate, "zip": _zip, "print": _print, "getattr": _getattr,
 }
 
 _REFUSED = ("open", "input", "exec", "eval", "compile", "setattr", "delattr", "globals", "locals", "vars",
@@ -230,6 +220,5 @@ def _refused(name):
 
 _TABLE.update({k: _refused(k) for k in _REFUSED if hasattr(builtins, k)})
 
-HANDLERS = {id(getattr(builtins, k)): v for k, v in _TABLE.items()}
-HANDLED = {id(getattr(builtins, k)): getattr(builtins, k) for k in _TABLE}
-del scalar_tensor
+# id(builtin) -> (builtin, handler): the identity check in the interpreter rules out reused ids
+HANDLERS = {id(getattr(builtins, k)): (getattr(builtins, k), v) for k, v in _TABLE.items()}

@@ -14,14 +14,13 @@ import sys
 import types
 
 from .. import _C
-from . import state
-from .errors import JitSyntaxError, syntax_error, located
+from .errors import JitSyntaxError, syntax_error
 from .source import get_source
 from .values import Undefined, is_tensor, is_symbolic
-from .frames import (MISSING as _MISSING, ReturnSignal, BreakSignal, ContinueSignal, Frame, InterpFunction,
+from .frames import (MISSING as _MISSING, ReturnSignal, Frame, InterpFunction,
                      bind_arguments)
 from .stmts import StatementsMixin
-from . import graph_builtins
+from . import graph_builtins, control
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIB_DIRS = tuple({os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
@@ -70,10 +69,9 @@ class Interpreter(StatementsMixin):
         comp = self.comp
         if isinstance(fn, InterpFunction):
             return self._call_interp(fn, args, kwargs)
-        handler = graph_builtins.HANDLERS.get(id(fn)) if isinstance(fn, types.BuiltinFunctionType) or isinstance(
-            fn, type) else None
-        if handler is not None and graph_builtins.HANDLED.get(id(fn)) is fn:
-            return handler(self, args, kwargs)
+        entry = graph_builtins.HANDLERS.get(id(fn))
+        if entry is not None and entry[0] is fn:
+            return entry[1](self, args, kwargs)
         if isinstance(fn, functools.partial):
             return self.call_function(fn.func, tuple(fn.args) + tuple(args), {**fn.keywords, **kwargs})
         inner = getattr(fn, "__ds_jit_fn__", None)
@@ -283,7 +281,6 @@ class Interpreter(StatementsMixin):
         return result
 
     def e_IfExp(self, node, frame):
-        from . import control
         return control.if_expression(self, node, frame)
 
     def e_Call(self, node, frame):

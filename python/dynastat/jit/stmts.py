@@ -5,6 +5,7 @@ import ast
 from .. import _C
 from .errors import JitSyntaxError, syntax_error, located
 from .frames import ReturnSignal, BreakSignal, ContinueSignal
+from . import control
 from .values import is_tensor, is_symbolic, contains_symbolic
 
 _SIGNALS = (ReturnSignal, BreakSignal, ContinueSignal, JitSyntaxError)
@@ -32,7 +33,6 @@ class StatementsMixin:
         """Runs statements; `conts` (the continuation) is what follows this block up to the function's
         end: statement lists, and for an unrolled loop the rest of it (control.LoopTail). A
         tensor-dependent `if` that returns compiles it into its branches. None inside a graph loop."""
-        from . import control
         for i, s in enumerate(stmts):
             flags = (frame.locals.get(control.BRK, False), frame.locals.get(control.CNT, False))
             self.exec_stmt(s, frame, None if conts is None else [stmts[i + 1:]] + conts)
@@ -142,7 +142,6 @@ class StatementsMixin:
 
     # ------------------------------------------------------------------------------------ control flow
     def s_If(self, node, frame, conts):
-        from . import control
         cond = self.eval(node.test, frame)
         if is_symbolic(cond):
             control.symbolic_if(self, node, cond, frame, conts)
@@ -152,11 +151,9 @@ class StatementsMixin:
             self.exec_block(node.orelse, frame, conts)
 
     def s_While(self, node, frame, conts):
-        from . import control
         control.exec_while(self, node, frame, conts)
 
     def s_For(self, node, frame, conts):
-        from . import control
         control.exec_for(self, node, frame, conts)
 
     # ------------------------------------------------------------------------------------ assignment
